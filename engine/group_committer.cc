@@ -1,0 +1,403 @@
+#include "engine/group_committer.h"
+
+#include <cairn/assert.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "format/checksum.h"
+#include "format/layout.h"
+#include "format/record.h"
+
+namespace cairn::engine {
+namespace {
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void GroupCommitter::Batch::clear() {
+  bytes.clear();
+  items.clear();
+  lsn_end = 0;
+  needs_sync = false;
+}
+
+GroupCommitter::GroupCommitter(SegmentStore& store, SegmentSet& segments,
+                               const CommitterConfig& config, TailState tail,
+                               std::unordered_map<std::string, std::uint64_t> stream_heads)
+    : store_(store),
+      segments_(segments),
+      config_(config),
+      preparer_(store, config.segment_bytes, config.prepare_in_background),
+      next_lsn_(tail.end.next_lsn),
+      readable_lsn_(tail.end.next_lsn),
+      durable_lsn_(tail.end.next_lsn),
+      place_base_(tail.tail->base_lsn()),
+      place_position_(tail.end.position),
+      last_time_ns_(tail.last_time_ns),
+      stream_heads_(std::move(stream_heads)),
+      tail_(std::move(tail.tail)),
+      chain_(tail.end.chain),
+      record_count_(tail.end.record_count) {
+  CAIRN_ASSERT(!tail_->sealed);
+  CAIRN_ASSERT(place_position_ <= tail_->seal_position());
+  thread_ = std::thread([this] { run(); });
+}
+
+GroupCommitter::~GroupCommitter() {
+  if (thread_.joinable()) {
+    shut_down().status().ignore();
+  }
+}
+
+// --- appenders -------------------------------------------------------------
+
+Status GroupCommitter::validate(std::string_view stream, std::span<const NewEvent> events,
+                                std::size_t* record_bytes) const {
+  if (stream.empty() || stream.size() > format::kStreamNameBytesMax) {
+    return Status::error(Errc::invalid_argument,
+                         "stream name must be 1.." + std::to_string(format::kStreamNameBytesMax) +
+                             " bytes, got " + std::to_string(stream.size()));
+  }
+  if (events.empty() || events.size() > format::kBatchEventsMax) {
+    return Status::error(Errc::invalid_argument, "an append needs 1.." +
+                                                     std::to_string(format::kBatchEventsMax) +
+                                                     " events, got " +
+                                                     std::to_string(events.size()));
+  }
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const NewEvent& e = events[i];
+    const std::size_t bytes = e.type.size() + e.metadata.size() + e.data.size();
+    if (e.type.size() > format::kEventTypeBytesMax) {
+      return Status::error(Errc::invalid_argument, "event " + std::to_string(i) +
+                                                       ": type longer than " +
+                                                       std::to_string(format::kEventTypeBytesMax));
+    }
+    if (bytes > config_.event_bytes_max) {
+      return Status::error(Errc::invalid_argument,
+                           "event " + std::to_string(i) + " is " + std::to_string(bytes) +
+                               " bytes; the limit (event_bytes_max) is " +
+                               std::to_string(config_.event_bytes_max));
+    }
+  }
+  *record_bytes = format::record_bytes(format::batch_body_bytes(stream, events));
+  if (*record_bytes > config_.batch_bytes_max) {
+    return Status::error(Errc::invalid_argument,
+                         "append of " + std::to_string(*record_bytes) +
+                             " bytes exceeds batch_bytes_max " +
+                             std::to_string(config_.batch_bytes_max));
+  }
+  return Status();
+}
+
+Status GroupCommitter::check_expected(std::string_view stream, ExpectedVersion expected,
+                                      std::uint64_t* next_version) const {
+  auto it = stream_heads_.find(std::string(stream));
+  const bool exists = it != stream_heads_.end();
+  *next_version = exists ? it->second : 0;
+  bool ok = expected.is_any() || (expected.is_no_stream() && !exists) ||
+            (expected.is_stream_exists() && exists) ||
+            (expected.is_exact() && exists && it->second == expected.exact_version() + 1);
+  if (ok) {
+    return Status();
+  }
+  return Status::error(Errc::wrong_expected_version,
+                       "stream '" + std::string(stream) + "': expected " + expected.to_string() +
+                           ", actual " +
+                           (exists ? "version " + std::to_string(it->second - 1) : "no stream"));
+}
+
+// Decides where the next record goes. When it does not fit before the seal
+// slot, a roll item ends the current segment; the record starts the next,
+// whose base LSN is the next LSN. Runs under mu_.
+void GroupCommitter::place(std::size_t record_bytes) {
+  const std::uint64_t seal_position = config_.segment_bytes - format::kSealRecordBytes;
+  if (place_position_ + record_bytes <= seal_position) {
+    return;
+  }
+  fill_.items.push_back(Item{0, 0, 0, next_lsn_, true});
+  place_base_ = next_lsn_;
+  place_position_ = format::kSegmentHeaderBlockBytes;
+  CAIRN_ASSERT_MSG(place_position_ + record_bytes <= seal_position,
+                   "segment_bytes was validated to hold one largest record");
+}
+
+// Events without a time get the append time, kept monotonic within the log
+// so that "as of time T" reads have one answer.
+void GroupCommitter::stamp_times(std::span<const NewEvent> events,
+                                 std::vector<NewEvent>& stamped) {
+  stamped.assign(events.begin(), events.end());
+  const std::int64_t now = std::max(now_ns(), last_time_ns_);
+  for (auto& e : stamped) {
+    if (e.time_ns == 0) {
+      e.time_ns = now;
+    }
+    last_time_ns_ = std::max(last_time_ns_, e.time_ns);
+  }
+}
+
+Result<AppendResult> GroupCommitter::append(std::string_view stream, ExpectedVersion expected,
+                                            std::span<const NewEvent> events,
+                                            Durability durability) {
+  std::size_t record_bytes = 0;
+  CAIRN_TRY(validate(stream, events, &record_bytes));
+  std::unique_lock lock(mu_);
+  // Backpressure: the fill buffer never exceeds the write window.
+  space_cv_.wait(lock, [&] {
+    return !poison_.ok() || stopping_ || fill_.bytes.empty() ||
+           fill_.bytes.size() + record_bytes <= config_.write_window_bytes;
+  });
+  if (!poison_.ok()) {
+    return Status::error(Errc::poisoned, "log is poisoned by an earlier failure: " +
+                                             poison_.to_string());
+  }
+  if (stopping_) {
+    return Status::error(Errc::closed, "log is closed");
+  }
+  std::uint64_t first_version = 0;
+  CAIRN_TRY(check_expected(stream, expected, &first_version));
+  place(record_bytes);
+  std::vector<NewEvent> stamped;
+  stamp_times(events, stamped);
+  const std::size_t offset = fill_.bytes.size();
+  fill_.bytes.resize(offset + record_bytes);
+  const format::BatchFields fields{format::record_seed(config_.log_id, place_base_), next_lsn_,
+                                   0, stream, first_version};
+  format::encode_batch(std::span(fill_.bytes).subspan(offset, record_bytes), fields, stamped);
+  AppendResult result{next_lsn_, first_version, static_cast<std::uint32_t>(events.size())};
+  next_lsn_ += events.size();
+  fill_.items.push_back(Item{offset, record_bytes, place_position_, next_lsn_, false});
+  fill_.lsn_end = next_lsn_;
+  fill_.needs_sync = fill_.needs_sync || durability != Durability::none;
+  place_position_ += record_bytes;
+  stream_heads_[std::string(stream)] = first_version + events.size();
+  work_cv_.notify_one();
+  if (durability == Durability::sync) {
+    CAIRN_TRY(wait_locked(lock, result.end_lsn()));
+  }
+  return result;
+}
+
+Status GroupCommitter::wait_locked(std::unique_lock<std::mutex>& lock, std::uint64_t lsn_end) {
+  durable_cv_.wait(lock,
+                   [&] { return durable_lsn_ >= lsn_end || !poison_.ok() || committer_exited_; });
+  if (durable_lsn_ >= lsn_end) {
+    return Status();
+  }
+  if (!poison_.ok()) {
+    return poison_;
+  }
+  return Status::error(Errc::closed, "log closed before LSN " + std::to_string(lsn_end - 1) +
+                                         " became durable");
+}
+
+Status GroupCommitter::wait_durable(std::uint64_t lsn_end) {
+  std::unique_lock lock(mu_);
+  if (lsn_end > next_lsn_) {
+    return Status::error(Errc::invalid_argument, "LSN " + std::to_string(lsn_end - 1) +
+                                                     " has not been appended");
+  }
+  if (durable_lsn_ < lsn_end && !fill_.needs_sync) {
+    // Appended with Durability::none: the next batch (even an empty one)
+    // must end with an fdatasync.
+    fill_.needs_sync = true;
+    work_cv_.notify_one();
+  }
+  return wait_locked(lock, lsn_end);
+}
+
+std::uint64_t GroupCommitter::durable_lsn() const {
+  std::lock_guard lock(mu_);
+  return durable_lsn_;
+}
+
+std::uint64_t GroupCommitter::readable_lsn() const {
+  std::lock_guard lock(mu_);
+  return readable_lsn_;
+}
+
+std::uint64_t GroupCommitter::next_lsn() const {
+  std::lock_guard lock(mu_);
+  return next_lsn_;
+}
+
+std::uint64_t GroupCommitter::next_version(std::string_view stream) const {
+  std::lock_guard lock(mu_);
+  auto it = stream_heads_.find(std::string(stream));
+  return it == stream_heads_.end() ? 0 : it->second;
+}
+
+std::size_t GroupCommitter::stream_count() const {
+  std::lock_guard lock(mu_);
+  return stream_heads_.size();
+}
+
+CommitterStats GroupCommitter::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+std::shared_ptr<Segment> GroupCommitter::tail() const {
+  std::lock_guard lock(mu_);
+  return tail_;
+}
+
+// --- the committer thread ----------------------------------------------------
+
+void GroupCommitter::run() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    work_cv_.wait(lock, [&] {
+      return stopping_ || (poison_.ok() && (!fill_.items.empty() || fill_.needs_sync));
+    });
+    if (!poison_.ok() || (fill_.items.empty() && !fill_.needs_sync)) {
+      if (stopping_) {
+        committer_exited_ = true;
+        durable_cv_.notify_all();
+        return;
+      }
+      continue;
+    }
+    std::swap(fill_, inflight_);
+    fill_.clear();
+    space_cv_.notify_all();
+    lock.unlock();
+    const Status status = commit(inflight_);
+    lock.lock();
+    publish(inflight_, status);
+  }
+}
+
+void GroupCommitter::publish(const Batch& batch, const Status& status) {
+  if (!status.ok()) {
+    poison_ = status;
+  } else {
+    const std::uint64_t end = batch.items.empty() ? readable_lsn_ : batch.lsn_end;
+    CAIRN_ASSERT(end >= readable_lsn_);
+    readable_lsn_ = end;
+    if (batch.needs_sync) {
+      durable_lsn_ = readable_lsn_;
+    }
+    CAIRN_ASSERT(durable_lsn_ <= readable_lsn_ && readable_lsn_ <= next_lsn_);
+    stats_.batch_count += 1;
+    stats_.bytes_written += batch.bytes.size();
+  }
+  durable_cv_.notify_all();
+  space_cv_.notify_all();
+}
+
+// Writes one batch. Everything here runs on the committer thread without
+// mu_, so appenders keep filling the next batch meanwhile.
+Status GroupCommitter::commit(Batch& batch) {
+  // Never overclaims: these LSNs were durable before any byte of the batch
+  // was written.
+  const std::uint64_t stamp = durable_lsn();
+  std::vector<io::WriteOp> ops;
+  std::uint64_t end_position = tail_->readable_end.load();
+  for (const Item& item : batch.items) {
+    if (item.roll) {
+      CAIRN_TRY(roll(ops, item, stamp));
+      end_position = format::kSegmentHeaderBlockBytes;
+      continue;
+    }
+    CAIRN_ASSERT(item.position == end_position);
+    CAIRN_ASSERT(item.position + item.bytes <= tail_->seal_position());
+    auto record = std::span(batch.bytes).subspan(item.offset, item.bytes);
+    const std::uint64_t checksum = format::restamp_prior_durable(record, tail_->seed, stamp);
+    chain_ = format::chain_step(chain_, checksum);
+    record_count_ += 1;
+    // Records are contiguous in the buffer and in the file: one write each run.
+    if (!ops.empty() && ops.back().position + ops.back().bytes.size() == item.position &&
+        ops.back().bytes.data() + ops.back().bytes.size() == record.data()) {
+      ops.back().bytes = {ops.back().bytes.data(), ops.back().bytes.size() + item.bytes};
+    } else {
+      ops.push_back(io::WriteOp{item.position, record});
+    }
+    end_position = item.position + item.bytes;
+  }
+  if (end_position > tail_->header.segment_bytes / 2) {
+    preparer_.request();
+  }
+  if (batch.needs_sync) {
+    CAIRN_TRY(tail_->file->write_and_sync(ops));
+    tail_unsynced_ = false;
+    std::lock_guard lock(mu_);
+    stats_.fsync_count += 1;
+  } else {
+    for (const auto& op : ops) {
+      CAIRN_TRY(tail_->file->write_at(op.position, op.bytes));
+    }
+    tail_unsynced_ = tail_unsynced_ || !ops.empty();
+  }
+  tail_->end_lsn.store(batch.items.empty() ? tail_->end_lsn.load() : batch.lsn_end);
+  tail_->readable_end.store(end_position);
+  return Status();
+}
+
+// Seals the tail (its records and the seal durable together), then makes
+// the next segment durable before any record is written into it.
+Status GroupCommitter::roll(std::vector<io::WriteOp>& ops, const Item& item, std::uint64_t stamp) {
+  std::array<std::byte, format::kSealRecordBytes> seal_bytes;
+  const format::Seal seal{record_count_, item.lsn_end - tail_->base_lsn(), chain_, now_ns()};
+  format::encode_seal(seal_bytes, tail_->seed, item.lsn_end, stamp, seal);
+  ops.push_back(io::WriteOp{tail_->seal_position(), seal_bytes});
+  CAIRN_TRY(tail_->file->write_and_sync(ops));
+  ops.clear();
+  tail_unsynced_ = false;
+  {
+    std::lock_guard lock(mu_);
+    stats_.fsync_count += 1;
+  }
+  tail_->end_lsn.store(item.lsn_end);
+  tail_->sealed.store(true);
+  tail_->readable_end.store(tail_->header.segment_bytes);
+  CAIRN_ASSIGN_OR_RETURN(auto prepared, preparer_.take());
+  format::SegmentHeader header = tail_->header;
+  header.base_lsn = item.lsn_end;
+  header.segment_bytes = config_.segment_bytes;
+  header.write_window_bytes = config_.write_window_bytes;
+  header.index_interval_bytes = config_.index_interval_bytes;
+  header.created_time_ns = now_ns();
+  CAIRN_ASSIGN_OR_RETURN(auto next, store_.create_segment(header, std::move(prepared)));
+  segments_.add(next);
+  {
+    std::lock_guard lock(mu_);
+    tail_ = next;
+  }
+  chain_ = tail_->seed;
+  record_count_ = 0;
+  return Status();
+}
+
+Result<format::ScanState> GroupCommitter::shut_down() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+  preparer_.stop();
+  // The committer drained the fill buffer before it stopped (it only stops
+  // when nothing is left), unless it was poisoned.
+  std::lock_guard lock(mu_);
+  durable_cv_.notify_all();
+  space_cv_.notify_all();
+  if (!poison_.ok()) {
+    return poison_;
+  }
+  if (tail_unsynced_) {
+    CAIRN_TRY(tail_->file->sync_data());
+    tail_unsynced_ = false;
+    durable_lsn_ = readable_lsn_;
+  }
+  return format::ScanState{tail_->readable_end.load(), next_lsn_, chain_, record_count_};
+}
+
+}  // namespace cairn::engine

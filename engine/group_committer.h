@@ -1,0 +1,149 @@
+// The write path: appenders encode their records into the fill buffer under a
+// short lock and get their LSNs at once; one committer thread takes the
+// buffer, stamps each record with the durable LSN, writes the batch and makes
+// it durable with one write_and_sync (linked writes + fdatasync on io_uring),
+// then publishes the new durable LSN and wakes the waiters. Appenders fill
+// the next buffer while the previous batch is being synced.
+//
+// Invariants, asserted on every update:
+//   durable_lsn <= readable_lsn <= next_lsn (LSNs), and the fill buffer never
+//   holds more than write_window_bytes (a batch never exceeds the window).
+// Acknowledgement order equals LSN order: a batch is published only after
+// every batch before it.
+//
+// A failed write, fdatasync or segment roll poisons the committer: nothing in
+// that batch or after it is acknowledged, every waiter gets the original
+// cause, and every later append fails with Errc::poisoned until the log is
+// reopened. An fdatasync is never retried (BRIEF rule 2).
+#pragma once
+
+#include <cairn/log.h>
+#include <cairn/status.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/segment.h"
+#include "engine/segment_set.h"
+#include "engine/segment_store.h"
+#include "format/scanner.h"
+
+namespace cairn::engine {
+
+struct CommitterConfig {
+  std::uint64_t log_id = 0;
+  std::uint64_t segment_bytes = 0;
+  std::uint32_t write_window_bytes = 0;
+  std::uint32_t index_interval_bytes = 0;
+  std::size_t event_bytes_max = 0;
+  std::size_t batch_bytes_max = 0;
+  bool prepare_in_background = true;
+};
+
+// Where the log ends when the committer starts.
+struct TailState {
+  std::shared_ptr<Segment> tail;  // unsealed, durable, registered in the set
+  format::ScanState end;          // next record position, next LSN, chain, records
+  std::int64_t last_time_ns = 0;
+};
+
+struct CommitterStats {
+  std::uint64_t fsync_count = 0;
+  std::uint64_t batch_count = 0;
+  std::uint64_t bytes_written = 0;
+};
+
+class GroupCommitter {
+ public:
+  GroupCommitter(SegmentStore& store, SegmentSet& segments, const CommitterConfig& config,
+                 TailState tail, std::unordered_map<std::string, std::uint64_t> stream_heads);
+  ~GroupCommitter();
+  GroupCommitter(const GroupCommitter&) = delete;
+  GroupCommitter& operator=(const GroupCommitter&) = delete;
+
+  Result<AppendResult> append(std::string_view stream, ExpectedVersion expected,
+                              std::span<const NewEvent> events, Durability durability);
+  Status wait_durable(std::uint64_t lsn_end);
+  std::uint64_t durable_lsn() const;
+  std::uint64_t readable_lsn() const;
+  std::uint64_t next_lsn() const;
+  std::uint64_t next_version(std::string_view stream) const;
+  std::size_t stream_count() const;
+  CommitterStats stats() const;
+
+  // Drains, stops the committer and, if nothing failed, makes the tail
+  // durable and returns where it ends (for the recovery point).
+  Result<format::ScanState> shut_down();
+  std::shared_ptr<Segment> tail() const;
+
+ private:
+  // One record in a batch, or (roll = true) the point where the segment
+  // before it is sealed and the next one begins.
+  struct Item {
+    std::size_t offset = 0;  // in Batch::bytes
+    std::size_t bytes = 0;
+    std::uint64_t position = 0;  // in its segment
+    std::uint64_t lsn_end = 0;   // one past its last LSN (roll: the new base)
+    bool roll = false;
+  };
+  struct Batch {
+    std::vector<std::byte> bytes;
+    std::vector<Item> items;
+    std::uint64_t lsn_end = 0;
+    bool needs_sync = false;
+    void clear();
+  };
+
+  Status validate(std::string_view stream, std::span<const NewEvent> events,
+                  std::size_t* record_bytes) const;
+  Status check_expected(std::string_view stream, ExpectedVersion expected,
+                        std::uint64_t* next_version) const;
+  void place(std::size_t record_bytes);
+  void stamp_times(std::span<const NewEvent> events, std::vector<NewEvent>& stamped);
+  Status wait_locked(std::unique_lock<std::mutex>& lock, std::uint64_t lsn_end);
+
+  void run();
+  Status commit(Batch& batch);
+  Status roll(std::vector<io::WriteOp>& ops, const Item& item, std::uint64_t stamp);
+  void publish(const Batch& batch, const Status& status);
+
+  SegmentStore& store_;
+  SegmentSet& segments_;
+  const CommitterConfig config_;
+  SegmentPreparer preparer_;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;     // committer waits for work
+  std::condition_variable space_cv_;    // appenders wait for room in the window
+  std::condition_variable durable_cv_;  // appenders wait for durability
+  // Guarded by mu_:
+  Batch fill_;
+  std::uint64_t next_lsn_;
+  std::uint64_t readable_lsn_;
+  std::uint64_t durable_lsn_;
+  std::uint64_t place_base_;      // base LSN of the segment the next record goes to
+  std::uint64_t place_position_;  // position of the next record in it
+  std::int64_t last_time_ns_;
+  std::unordered_map<std::string, std::uint64_t> stream_heads_;  // stream -> next version
+  Status poison_;
+  bool stopping_ = false;
+  bool committer_exited_ = false;
+  CommitterStats stats_;
+
+  // Owned by the committer thread:
+  Batch inflight_;
+  std::shared_ptr<Segment> tail_;
+  std::uint64_t chain_;
+  std::uint64_t record_count_;
+  bool tail_unsynced_ = false;
+
+  std::thread thread_;
+};
+
+}  // namespace cairn::engine

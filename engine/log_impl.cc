@@ -1,0 +1,264 @@
+// cairn::Log: opens a directory (recovering it), owns the segment set, the
+// committer and the lock, and hands out readers.
+#include <cairn/assert.h>
+#include <cairn/log.h>
+
+#include <chrono>
+#include <mutex>
+#include <random>
+#include <unordered_map>
+
+#include "engine/group_committer.h"
+#include "engine/options.h"
+#include "engine/reader.h"
+#include "engine/segment_set.h"
+#include "engine/segment_store.h"
+#include "format/layout.h"
+#include "format/names.h"
+#include "recovery/recover.h"
+
+namespace cairn {
+namespace engine {
+namespace {
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::uint64_t new_log_id() {
+  std::random_device device;
+  std::uint64_t id = (std::uint64_t{device()} << 32) ^ device() ^
+                     static_cast<std::uint64_t>(now_ns());
+  return id == 0 ? 1 : id;
+}
+
+class LogImpl final : public Log {
+ public:
+  explicit LogImpl(const LogOptions& options) : options_(options) {}
+  ~LogImpl() override { close().ignore(); }
+
+  Status open();
+
+  Result<AppendResult> append(std::string_view stream, ExpectedVersion expected,
+                              std::span<const NewEvent> events, Durability durability) override {
+    return committer_->append(stream, expected, events, durability);
+  }
+  Status wait_durable(std::uint64_t lsn_end) override { return committer_->wait_durable(lsn_end); }
+  std::uint64_t durable_lsn() const override { return committer_->durable_lsn(); }
+  std::uint64_t next_lsn() const override { return committer_->next_lsn(); }
+  std::uint64_t next_version(std::string_view stream) const override {
+    return committer_->next_version(stream);
+  }
+  Result<std::unique_ptr<LogReader>> read_from(std::uint64_t lsn) override {
+    GroupCommitter* committer = committer_.get();
+    return std::unique_ptr<LogReader>(std::make_unique<SegmentReader>(
+        segments_, lsn, [committer] { return committer->readable_lsn(); }));
+  }
+  const std::string& recovery_report() const override { return report_; }
+  Durability default_durability() const override { return options_.durability; }
+  LogStats stats() const override;
+  Status close() override;
+
+ private:
+  Status create_new_log();
+  Status open_segments(const recovery::RecoveredLog& recovered, TailState& tail);
+  Result<std::shared_ptr<Segment>> start_segment(std::uint64_t base_lsn);
+  Status rebuild_stream_heads(std::uint64_t next_lsn, TailState& tail,
+                              std::unordered_map<std::string, std::uint64_t>& heads);
+  void notice(const std::string& line);
+
+  LogOptions options_;
+  std::shared_ptr<io::FileSystem> fs_;
+  std::unique_ptr<io::FileLock> lock_;
+  std::unique_ptr<SegmentStore> store_;
+  SegmentSet segments_;
+  format::MetaRecord meta_;
+  std::unique_ptr<GroupCommitter> committer_;
+  std::string report_;
+  std::mutex close_mu_;
+  bool closed_ = false;
+};
+
+void LogImpl::notice(const std::string& line) {
+  report_ += line;
+  report_ += '\n';
+  if (options_.on_notice) {
+    options_.on_notice(line);
+  }
+}
+
+Status LogImpl::open() {
+  CAIRN_TRY(validate_options(options_));
+  if (options_.file_system) {
+    fs_ = options_.file_system;
+  } else {
+    CAIRN_ASSIGN_OR_RETURN(fs_, io::make_file_system(options_.backend));
+    if (options_.backend == io::Backend::automatic && fs_->name() != "io_uring") {
+      notice(io::backend_choice_reason());
+    }
+  }
+  const std::string& dir = options_.directory;
+  CAIRN_ASSIGN_OR_RETURN(bool exists, fs_->exists(dir));
+  if (!exists && !options_.create_if_missing) {
+    return Status::in_file(Errc::not_found, dir, "no such log directory");
+  }
+  CAIRN_TRY(fs_->create_dir(dir));
+  CAIRN_ASSIGN_OR_RETURN(lock_, fs_->lock(format::join_path(dir, format::kLockFileName)));
+  store_ = std::make_unique<SegmentStore>(fs_, dir);
+  recovery::RecoveryOptions ropt;
+  ropt.directory = dir;
+  ropt.strict = options_.recovery_mode == RecoveryMode::strict;
+  CAIRN_ASSIGN_OR_RETURN(recovery::RecoveredLog recovered, recovery::recover(*fs_, ropt));
+  for (const auto& line : recovered.report) {
+    notice(line);
+  }
+  if (recovered.empty_directory) {
+    if (!options_.create_if_missing) {
+      return Status::in_file(Errc::not_found, dir, "directory holds no log");
+    }
+    CAIRN_TRY(create_new_log());
+  } else {
+    meta_ = recovered.meta;
+  }
+  TailState tail;
+  CAIRN_TRY(open_segments(recovered, tail));
+  // From here on the tail may change, so a crash must lead to a scan.
+  CAIRN_TRY(store_->remove_recovery_point());
+  std::unordered_map<std::string, std::uint64_t> heads;
+  CAIRN_TRY(rebuild_stream_heads(tail.end.next_lsn, tail, heads));
+  CommitterConfig config{meta_.log_id,
+                         options_.segment_bytes,
+                         options_.write_window_bytes,
+                         options_.index_interval_bytes,
+                         options_.event_bytes_max,
+                         options_.batch_bytes_max,
+                         options_.prepare_segments_in_background};
+  committer_ = std::make_unique<GroupCommitter>(*store_, segments_, config, std::move(tail),
+                                                std::move(heads));
+  return Status();
+}
+
+Status LogImpl::create_new_log() {
+  meta_.format_version = format::kFormatVersion;
+  meta_.log_id = new_log_id();
+  meta_.created_time_ns = now_ns();
+  notice("created a new log in " + options_.directory);
+  return store_->create_meta(meta_);
+}
+
+Result<std::shared_ptr<Segment>> LogImpl::start_segment(std::uint64_t base_lsn) {
+  format::SegmentHeader header;
+  header.write_window_bytes = options_.write_window_bytes;
+  header.log_id = meta_.log_id;
+  header.base_lsn = base_lsn;
+  header.segment_bytes = options_.segment_bytes;
+  header.created_time_ns = now_ns();
+  header.index_interval_bytes = options_.index_interval_bytes;
+  return store_->create_segment(header, nullptr);
+}
+
+Status LogImpl::open_segments(const recovery::RecoveredLog& recovered, TailState& tail) {
+  for (const auto& info : recovered.segments) {
+    const bool last = &info == &recovered.segments.back();
+    CAIRN_ASSIGN_OR_RETURN(
+        auto segment,
+        store_->open_segment(info.name, info.header,
+                             last ? io::OpenMode::read_write : io::OpenMode::read_only));
+    segment->end_lsn = info.end_lsn;
+    if (info.sealed) {
+      segment->sealed = true;
+      segment->readable_end = info.header.segment_bytes;
+    } else {
+      segment->readable_end = info.end.position;
+      tail.tail = segment;
+      tail.end = info.end;
+    }
+    segments_.add(segment);
+  }
+  if (tail.tail == nullptr) {
+    // A new log, or the last segment is sealed (a crash between the seal and
+    // the creation of its successor): the tail starts here.
+    CAIRN_ASSIGN_OR_RETURN(tail.tail, start_segment(recovered.next_lsn));
+    segments_.add(tail.tail);
+    tail.end = format::ScanState{format::kSegmentHeaderBlockBytes, recovered.next_lsn,
+                                 tail.tail->seed, 0};
+  }
+  CAIRN_ASSERT(tail.end.next_lsn == recovered.next_lsn);
+  return Status();
+}
+
+// Until the stream index exists (it is persisted per sealed segment in a
+// later format step), the head of every stream is found by reading the log.
+Status LogImpl::rebuild_stream_heads(std::uint64_t next_lsn, TailState& tail,
+                                     std::unordered_map<std::string, std::uint64_t>& heads) {
+  SegmentReader reader(segments_, 0, [next_lsn] { return next_lsn; });
+  EventView event;
+  while (true) {
+    CAIRN_ASSIGN_OR_RETURN(bool more, reader.next(event));
+    if (!more) {
+      break;
+    }
+    heads[std::string(event.stream)] = event.version + 1;
+    tail.last_time_ns = std::max(tail.last_time_ns, event.time_ns);
+  }
+  return Status();
+}
+
+LogStats LogImpl::stats() const {
+  LogStats s;
+  s.next_lsn = committer_->next_lsn();
+  s.durable_lsn = committer_->durable_lsn();
+  s.segment_count = segments_.size();
+  s.stream_count = committer_->stream_count();
+  const CommitterStats c = committer_->stats();
+  s.fsync_count = c.fsync_count;
+  s.batch_count = c.batch_count;
+  s.bytes_written = c.bytes_written;
+  s.backend = fs_->name();
+  return s;
+}
+
+Status LogImpl::close() {
+  std::lock_guard guard(close_mu_);
+  if (closed_) {
+    return Status();
+  }
+  closed_ = true;
+  Status status;
+  if (committer_) {
+    auto end = committer_->shut_down();
+    if (end) {
+      const auto tail = committer_->tail();
+      format::RecoveryPoint point;
+      point.log_id = meta_.log_id;
+      point.tail_base_lsn = tail->base_lsn();
+      point.tail_end_position = end->position;
+      point.next_lsn = end->next_lsn;
+      point.tail_chain = end->chain;
+      point.tail_record_count = end->record_count;
+      status = store_->write_recovery_point(point);
+    } else {
+      status = end.error();
+    }
+  }
+  lock_.reset();
+  return status;
+}
+
+}  // namespace
+}  // namespace engine
+
+Result<std::unique_ptr<Log>> Log::open(const LogOptions& options) {
+  auto log = std::make_unique<engine::LogImpl>(options);
+  CAIRN_TRY(log->open());
+  return std::unique_ptr<Log>(std::move(log));
+}
+
+Result<AppendResult> Log::append(std::string_view stream, ExpectedVersion expected,
+                                 std::span<const NewEvent> events) {
+  return append(stream, expected, events, default_durability());
+}
+
+}  // namespace cairn

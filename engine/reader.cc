@@ -1,0 +1,135 @@
+#include "engine/reader.h"
+
+#include <cairn/assert.h>
+
+#include <algorithm>
+
+#include "format/layout.h"
+
+namespace cairn::engine {
+namespace {
+
+// Large enough that a scan of a segment costs few reads; a record larger than
+// this grows the buffer to fit it.
+constexpr std::size_t kChunkBytes = 1u << 20;
+
+}  // namespace
+
+SegmentReader::SegmentReader(const SegmentSet& segments, std::uint64_t from_lsn,
+                             std::function<std::uint64_t()> limit)
+    : segments_(segments), from_lsn_(from_lsn), limit_fn_(std::move(limit)) {
+  enter(segments_.find(from_lsn));
+}
+
+bool SegmentReader::enter(std::shared_ptr<Segment> segment) {
+  if (!segment) {
+    return false;
+  }
+  segment_ = std::move(segment);
+  state_ = format::ScanState{format::kSegmentHeaderBlockBytes, segment_->base_lsn(),
+                             segment_->seed, 0};
+  buffer_end_ = 0;
+  buffer_position_ = state_.position;
+  return true;
+}
+
+Result<bool> SegmentReader::next(EventView& out) {
+  while (true) {
+    if (batch_ && batch_->next(out)) {
+      if (out.lsn < from_lsn_) {
+        continue;
+      }
+      return true;
+    }
+    batch_.reset();
+    CAIRN_ASSIGN_OR_RETURN(bool more, next_record());
+    if (!more) {
+      return false;
+    }
+  }
+}
+
+Status SegmentReader::fill_buffer() {
+  const std::uint64_t end = segment_->readable_end.load(std::memory_order_acquire);
+  const std::uint64_t want = std::max<std::uint64_t>(kChunkBytes, buffer_.size());
+  const std::uint64_t bytes = std::min<std::uint64_t>(want, end - state_.position);
+  buffer_.resize(std::max<std::size_t>(buffer_.size(), static_cast<std::size_t>(bytes)));
+  CAIRN_ASSIGN_OR_RETURN(std::size_t got,
+                         segment_->file->read_at(state_.position, std::span(buffer_).first(bytes)));
+  buffer_position_ = state_.position;
+  buffer_end_ = got;
+  return Status();
+}
+
+Status SegmentReader::damage(const format::RecordScanner& scanner) const {
+  return Status::at(Errc::corruption, segment_->path, scanner.state().position,
+                    std::string(format::scan_stop_name(scanner.stop())) +
+                        (scanner.detail()[0] ? std::string(": ") + scanner.detail() : ""));
+}
+
+// Moves to the next batch record at or before the limit. Returns false at
+// the end of the readable log.
+Result<bool> SegmentReader::next_record() {
+  while (segment_) {
+    limit_ = limit_fn_();
+    if (state_.next_lsn >= limit_) {
+      return false;
+    }
+    const std::uint64_t readable_end = segment_->readable_end.load(std::memory_order_acquire);
+    const bool sealed = segment_->sealed.load(std::memory_order_acquire);
+    if (sealed && state_.next_lsn >= segment_->end_lsn.load()) {
+      enter(segments_.after(*segment_));
+      continue;
+    }
+    if (state_.position >= readable_end) {
+      return false;  // the tail, fully read
+    }
+    if (state_.position < buffer_position_ ||
+        state_.position + format::kRecordHeaderBytes > buffer_position_ + buffer_end_) {
+      CAIRN_TRY(fill_buffer());
+    }
+    const std::span<const std::byte> bytes = std::span(buffer_).first(buffer_end_);
+    format::RecordScanner scanner(bytes, buffer_position_, segment_->seed, segment_->base_lsn(),
+                                  state_);
+    format::RecordView view;
+    if (scanner.next(view)) {
+      if (view.header.kind == static_cast<std::uint16_t>(format::RecordKind::seal)) {
+        state_ = scanner.state();  // records filled the segment up to its seal
+        continue;
+      }
+      if (view.header.lsn >= limit_) {
+        return false;  // written, but its batch is not published yet
+      }
+      state_ = scanner.state();
+      batch_.emplace(view.body, view.header.lsn, view.header.event_count);
+      return true;
+    }
+    if (scanner.stop() == format::ScanStop::short_data &&
+        buffer_position_ + buffer_end_ < readable_end) {
+      // The record straddles the buffer: read again from its start, growing
+      // the buffer to the record's size if needed.
+      buffer_.resize(std::max(buffer_.size(), format::record_bytes(
+          format::load_record_header(buffer_.data() + (state_.position - buffer_position_))
+              .body_bytes)));
+      CAIRN_TRY(fill_buffer());
+      continue;
+    }
+    if (scanner.stop() == format::ScanStop::end_of_input &&
+        buffer_position_ + buffer_end_ < readable_end) {
+      CAIRN_TRY(fill_buffer());
+      continue;
+    }
+    if (scanner.stop() == format::ScanStop::zero_header && sealed) {
+      // Zeros up to the seal slot: this segment has no more records. Its end
+      // LSN (from the seal) says whether any are missing.
+      if (state_.next_lsn != segment_->end_lsn.load()) {
+        return damage(scanner);
+      }
+      continue;
+    }
+    return damage(scanner);
+  }
+  return false;
+}
+
+}  // namespace cairn::engine

@@ -1,0 +1,47 @@
+// Forward reader over the global log: reads segment bytes in chunks with the
+// shared RecordScanner and yields events from a chosen LSN, never past the
+// readable LSN (only events whose batch completed; see GroupCommitter).
+#pragma once
+
+#include <cairn/log.h>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "engine/segment_set.h"
+#include "format/record.h"
+#include "format/scanner.h"
+
+namespace cairn::engine {
+
+class SegmentReader final : public LogReader {
+ public:
+  // `limit` returns the LSN below which events may be read; it is asked
+  // again each time the reader reaches the end, so a reader can follow.
+  SegmentReader(const SegmentSet& segments, std::uint64_t from_lsn,
+                std::function<std::uint64_t()> limit);
+
+  Result<bool> next(EventView& out) override;
+
+ private:
+  Result<bool> next_record();
+  Status fill_buffer();
+  Status damage(const format::RecordScanner& scanner) const;
+  bool enter(std::shared_ptr<Segment> segment);
+
+  const SegmentSet& segments_;
+  std::uint64_t from_lsn_;
+  std::function<std::uint64_t()> limit_fn_;
+  std::uint64_t limit_ = 0;
+
+  std::shared_ptr<Segment> segment_;
+  format::ScanState state_;
+  std::vector<std::byte> buffer_;
+  std::uint64_t buffer_position_ = 0;  // segment position of buffer_[0]
+  std::uint64_t buffer_end_ = 0;       // bytes valid in buffer_
+  std::optional<format::BatchReader> batch_;
+  std::uint64_t batch_end_lsn_ = 0;
+};
+
+}  // namespace cairn::engine

@@ -1,0 +1,102 @@
+// Records (SPEC.md section 5): the 48-byte record header, the batch body that
+// carries 1..N events of one stream, and the seal (section 6). Encoding writes
+// into caller-owned buffers; decoding reads caller-owned bytes and never
+// allocates. Nothing here trusts a length before the header checksum that
+// covers it has verified.
+#pragma once
+
+#include <cairn/event.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "format/layout.h"
+
+namespace cairn::format {
+
+struct RecordHeader {
+  std::uint64_t header_checksum = 0;  // XXH3 of header bytes [8, 48), seeded
+  std::uint64_t body_checksum = 0;    // XXH3 of the body (padding excluded), seeded
+  std::uint64_t lsn = 0;              // batch: first LSN; seal: the segment's end LSN
+  // Every LSN below this was durable when the record was written. Lets
+  // recovery prove that damaged data before this record was acknowledged.
+  std::uint64_t prior_durable_lsn = 0;
+  std::uint32_t body_bytes = 0;
+  std::uint32_t event_count = 0;  // seal: 0
+  std::uint16_t kind = 0;         // RecordKind; 0 never parses
+  std::uint16_t flags = 0;
+};
+
+// Field-by-field load of 48 bytes; no checks.
+RecordHeader load_record_header(const std::byte* p);
+// XXH3 of header bytes [8, 48) of the encoded header at p.
+std::uint64_t compute_header_checksum(const std::byte* p, std::uint64_t seed);
+bool is_all_zero(std::span<const std::byte> bytes);
+
+// Why a header whose checksum verified still cannot be a record, or "" if it
+// can: unknown kind, unknown flags, impossible sizes.
+const char* record_header_problem(const RecordHeader& h, std::size_t record_bytes_max);
+
+// --- batches ---
+
+// Body bytes of a batch of `events` for `stream` (SPEC.md section 5.2).
+std::size_t batch_body_bytes(std::string_view stream, std::span<const NewEvent> events);
+
+struct BatchFields {
+  std::uint64_t seed = 0;
+  std::uint64_t lsn = 0;
+  std::uint64_t prior_durable_lsn = 0;
+  std::string_view stream;
+  std::uint64_t first_version = 0;
+};
+
+// Encodes header + body + zero padding into `out`, which must be exactly
+// record_bytes(batch_body_bytes(...)) long. Each event's time_ns is written
+// as given (the caller stamps it).
+void encode_batch(std::span<std::byte> out, const BatchFields& fields,
+                  std::span<const NewEvent> events);
+
+// Rewrites prior_durable_lsn of an encoded record in place and recomputes its
+// header checksum; returns the new header checksum. The committer stamps each
+// record just before it submits the batch.
+std::uint64_t restamp_prior_durable(std::span<std::byte> record, std::uint64_t seed,
+                                    std::uint64_t prior_durable_lsn);
+
+// Why a batch body (whose body checksum verified) is malformed, or "".
+const char* batch_body_problem(std::span<const std::byte> body, std::uint32_t event_count);
+
+// Iterates the events of a batch body that passed batch_body_problem().
+class BatchReader {
+ public:
+  BatchReader(std::span<const std::byte> body, std::uint64_t first_lsn, std::uint32_t event_count);
+  bool next(EventView& out);
+  std::string_view stream() const { return stream_; }
+  std::uint64_t first_version() const { return first_version_; }
+
+ private:
+  std::span<const std::byte> body_;
+  std::size_t position_ = 0;
+  std::uint64_t lsn_;
+  std::uint32_t remaining_;
+  std::string_view stream_;
+  std::uint64_t first_version_ = 0;
+  std::uint64_t index_ = 0;
+};
+
+// --- seals ---
+
+struct Seal {
+  std::uint64_t record_count = 0;  // batch records in the segment
+  std::uint64_t event_count = 0;   // events in the segment (end LSN - base LSN)
+  std::uint64_t chain = 0;         // record chain over every batch record
+  std::int64_t sealed_time_ns = 0;
+  bool operator==(const Seal&) const = default;
+};
+
+void encode_seal(std::span<std::byte, kSealRecordBytes> out, std::uint64_t seed,
+                 std::uint64_t end_lsn, std::uint64_t prior_durable_lsn, const Seal& seal);
+Seal decode_seal_body(std::span<const std::byte> body);
+
+}  // namespace cairn::format

@@ -1,0 +1,163 @@
+// cairn::Log: an append-only, segmented, checksummed event log in one
+// directory. This is the public API an application embeds.
+//
+//   auto log = cairn::Log::open({.directory = "/var/lib/app/events"});
+//   cairn::NewEvent e{.type = "Deposited", .data = R"({"amount":100})"};
+//   auto r = (*log)->append("account-42", cairn::ExpectedVersion::any(), {&e, 1});
+//   // r->first_lsn is durable now (Durability::sync is the default).
+//
+// Thread safety: every member function may be called from any thread at once.
+// Appends from many threads are batched into few writes and fdatasyncs (group
+// commit); each is acknowledged only when the batch holding it is durable.
+#pragma once
+
+#include <cairn/event.h>
+#include <cairn/file_system.h>
+#include <cairn/status.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace cairn {
+
+// When an append is acknowledged.
+enum class Durability : std::uint8_t {
+  sync,   // append() returns after the events are fdatasynced
+  async,  // append() returns once the events have LSNs; durable later (wait_durable, callback)
+  none,   // never waits for an fdatasync; for tests and caches
+};
+
+// How open() treats damage it finds (SPEC.md section 10).
+enum class RecoveryMode : std::uint8_t {
+  repair_torn_tail,  // zero-fill a provably unacknowledged torn tail; refuse anything else
+  strict,            // refuse to open on any anomaly, torn tail included
+};
+
+struct LogOptions {
+  std::string directory;
+  // Create the directory and a new log when it holds no log. Default: true.
+  bool create_if_missing = true;
+  // Size of each new segment file. Default: 64 MiB. Recorded in each segment
+  // header; existing segments keep their size.
+  std::uint64_t segment_bytes = 64u << 20;
+  // Largest event (type + metadata + data). Default: 1 MiB.
+  std::size_t event_bytes_max = 1u << 20;
+  // Largest atomic append (one record). Default: 4 MiB.
+  std::size_t batch_bytes_max = 4u << 20;
+  // Most bytes that may be written but not yet fdatasynced. Default: 16 MiB.
+  // Recovery never discards more than this many non-zero bytes as a torn tail.
+  std::uint32_t write_window_bytes = 16u << 20;
+  // One offset-index entry per this many bytes of records. Default: 4 KiB.
+  std::uint32_t index_interval_bytes = 4096;
+  // Durability of append() calls that do not name one. Default: sync.
+  Durability durability = Durability::sync;
+  RecoveryMode recovery_mode = RecoveryMode::repair_torn_tail;
+  // Backend for the real file system; ignored when file_system is set.
+  io::Backend backend = io::Backend::automatic;
+  // The file system to use instead of the real one (e.g. the crash model).
+  std::shared_ptr<io::FileSystem> file_system;
+  // Prepare the next segment file on a background thread once the tail is
+  // half full. Default: true. Crash tests turn it off so that the sequence
+  // of file operations depends only on the workload (replayable by seed).
+  bool prepare_segments_in_background = true;
+  // Receives one-line notices (backend fallback, recovery actions). Default: none.
+  std::function<void(std::string_view)> on_notice;
+};
+
+// Optimistic concurrency for appends to a stream.
+class ExpectedVersion {
+ public:
+  static ExpectedVersion any() { return ExpectedVersion(kAny); }
+  static ExpectedVersion no_stream() { return ExpectedVersion(kNoStream); }
+  static ExpectedVersion stream_exists() { return ExpectedVersion(kExists); }
+  // The stream's last version must be exactly `version`.
+  static ExpectedVersion exact(std::uint64_t version) { return ExpectedVersion(version); }
+
+  bool is_any() const { return value_ == kAny; }
+  bool is_no_stream() const { return value_ == kNoStream; }
+  bool is_stream_exists() const { return value_ == kExists; }
+  bool is_exact() const { return value_ < kExists; }
+  std::uint64_t exact_version() const { return value_; }
+  std::string to_string() const;
+
+ private:
+  static constexpr std::uint64_t kAny = ~0ull;
+  static constexpr std::uint64_t kNoStream = ~0ull - 1;
+  static constexpr std::uint64_t kExists = ~0ull - 2;
+  explicit ExpectedVersion(std::uint64_t v) : value_(v) {}
+  std::uint64_t value_;
+};
+
+struct AppendResult {
+  std::uint64_t first_lsn = 0;
+  std::uint64_t first_version = 0;  // stream version of the first event
+  std::uint32_t count = 0;
+  std::uint64_t end_lsn() const { return first_lsn + count; }
+};
+
+// Forward reader over the global log. Sees only durable events, in LSN order.
+class LogReader {
+ public:
+  virtual ~LogReader() = default;
+  // Fills `out` with the next event and returns true; false at the end of the
+  // durable log; an error on damage (never a damaged event).
+  virtual Result<bool> next(EventView& out) = 0;
+};
+
+struct LogStats {
+  std::uint64_t next_lsn = 0;
+  std::uint64_t durable_lsn = 0;
+  std::uint64_t segment_count = 0;
+  std::uint64_t stream_count = 0;
+  std::uint64_t fsync_count = 0;     // fdatasyncs issued by the committer
+  std::uint64_t batch_count = 0;     // write batches made durable
+  std::uint64_t bytes_written = 0;   // record bytes written since open
+  std::string backend;
+};
+
+class Log {
+ public:
+  virtual ~Log() = default;
+
+  // Opens (and recovers) or creates the log in options.directory. Fails with
+  // busy if another process has it open, corruption if acknowledged data is
+  // damaged, invalid_argument for bad options or a directory that is not a
+  // Cairn log.
+  static Result<std::unique_ptr<Log>> open(const LogOptions& options);
+
+  // Appends `events` to `stream` as one atomic record: after a crash all of
+  // them are there or none. Returns wrong_expected_version (writing nothing)
+  // when `expected` does not hold; poisoned after a failed write or fsync.
+  virtual Result<AppendResult> append(std::string_view stream, ExpectedVersion expected,
+                                      std::span<const NewEvent> events,
+                                      Durability durability) = 0;
+  Result<AppendResult> append(std::string_view stream, ExpectedVersion expected,
+                              std::span<const NewEvent> events);
+
+  // Waits until every LSN below `lsn_end` is durable, or the log is poisoned.
+  virtual Status wait_durable(std::uint64_t lsn_end) = 0;
+  // Every LSN below this value is durable.
+  virtual std::uint64_t durable_lsn() const = 0;
+  // The LSN the next appended event will get.
+  virtual std::uint64_t next_lsn() const = 0;
+  // The version the next event of `stream` will get (0 for a new stream).
+  virtual std::uint64_t next_version(std::string_view stream) const = 0;
+
+  virtual Result<std::unique_ptr<LogReader>> read_from(std::uint64_t lsn) = 0;
+
+  // What open() found and did, one line per action.
+  virtual const std::string& recovery_report() const = 0;
+  // LogOptions::durability, used by the append() overload without one.
+  virtual Durability default_durability() const = 0;
+  virtual LogStats stats() const = 0;
+
+  // Makes everything durable, records a clean shutdown and releases the
+  // directory. Further calls fail with `closed`. The destructor calls it.
+  virtual Status close() = 0;
+};
+
+}  // namespace cairn

@@ -1,0 +1,55 @@
+// Recovery: brings a log directory to a state the writer can continue from,
+// and says what it found and did. Runs on every open (cheap when the last
+// shutdown was clean) and behind `cairn recover` / `cairn verify`.
+//
+// It follows the decision table of SPEC.md section 10: a torn tail of the
+// last segment that no surviving record proves acknowledged is zero-filled
+// (after a copy to <segment>.<position>.broken); anything else that is not
+// clean is refused as corruption naming the file and position. Recovery is
+// idempotent: a crash at any step of it, then recovery again, gives the same
+// log.
+#pragma once
+
+#include <cairn/file_system.h>
+#include <cairn/status.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "format/codec.h"
+#include "format/scanner.h"
+
+namespace cairn::recovery {
+
+struct RecoveryOptions {
+  std::string directory;
+  bool strict = false;       // refuse on any anomaly, torn tail included
+  bool dry_run = false;      // decide and report, change nothing
+  bool verify_all = false;   // scan every segment, not just the tail (verify)
+  bool use_recovery_point = true;
+};
+
+struct SegmentInfo {
+  std::string name;
+  std::uint64_t base_lsn = 0;
+  std::uint64_t end_lsn = 0;  // one past its last event
+  bool sealed = false;
+  format::SegmentHeader header;
+  // For the tail (the last segment, unsealed): where the next record goes.
+  format::ScanState end;
+};
+
+struct RecoveredLog {
+  bool empty_directory = false;  // no meta file and nothing else: a new log
+  format::MetaRecord meta;
+  std::vector<SegmentInfo> segments;  // base-LSN order
+  std::uint64_t next_lsn = 0;
+  bool clean_shutdown = false;     // a matching recovery point was used
+  bool torn_tail_found = false;    // a zero-fill was decided (and done unless dry run)
+  std::vector<std::string> report;  // one line per finding or action
+};
+
+Result<RecoveredLog> recover(io::FileSystem& fs, const RecoveryOptions& options);
+
+}  // namespace cairn::recovery
