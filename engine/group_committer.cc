@@ -323,16 +323,22 @@ Status GroupCommitter::commit(Batch& batch) {
   if (end_position > tail_->header.segment_bytes / 2) {
     preparer_.request();
   }
+  // Durability::none batches skip the fdatasync, but unsynced bytes must
+  // stay within the write window, or recovery could not tell a torn tail
+  // from damage (SPEC.md section 10).
+  if (unsynced_bytes_ + batch.bytes.size() > config_.write_window_bytes) {
+    batch.needs_sync = true;
+  }
   if (batch.needs_sync) {
     CAIRN_TRY(tail_->file->write_and_sync(ops));
-    tail_unsynced_ = false;
+    unsynced_bytes_ = 0;
     std::lock_guard lock(mu_);
     stats_.fsync_count += 1;
   } else {
     for (const auto& op : ops) {
       CAIRN_TRY(tail_->file->write_at(op.position, op.bytes));
+      unsynced_bytes_ += op.bytes.size();
     }
-    tail_unsynced_ = tail_unsynced_ || !ops.empty();
   }
   tail_->end_lsn.store(batch.items.empty() ? tail_->end_lsn.load() : batch.lsn_end);
   tail_->readable_end.store(end_position);
@@ -348,7 +354,7 @@ Status GroupCommitter::roll(std::vector<io::WriteOp>& ops, const Item& item, std
   ops.push_back(io::WriteOp{tail_->seal_position(), seal_bytes});
   CAIRN_TRY(tail_->file->write_and_sync(ops));
   ops.clear();
-  tail_unsynced_ = false;
+  unsynced_bytes_ = 0;
   {
     std::lock_guard lock(mu_);
     stats_.fsync_count += 1;
@@ -392,9 +398,9 @@ Result<format::ScanState> GroupCommitter::shut_down() {
   if (!poison_.ok()) {
     return poison_;
   }
-  if (tail_unsynced_) {
+  if (unsynced_bytes_ > 0) {
     CAIRN_TRY(tail_->file->sync_data());
-    tail_unsynced_ = false;
+    unsynced_bytes_ = 0;
     durable_lsn_ = readable_lsn_;
   }
   return format::ScanState{tail_->readable_end.load(), next_lsn_, chain_, record_count_};

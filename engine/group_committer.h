@@ -141,7 +141,7 @@ class GroupCommitter {
   std::shared_ptr<Segment> tail_;
   std::uint64_t chain_;
   std::uint64_t record_count_;
-  bool tail_unsynced_ = false;
+  std::uint64_t unsynced_bytes_ = 0;  // written without fdatasync (Durability::none)
 
   std::thread thread_;
 };

@@ -104,7 +104,11 @@ Status LogImpl::open() {
   if (!exists && !options_.create_if_missing) {
     return Status::in_file(Errc::not_found, dir, "no such log directory");
   }
-  CAIRN_TRY(fs_->create_dir(dir));
+  if (!exists) {
+    CAIRN_TRY(fs_->create_dir(dir));
+    // The new directory's own name must survive a power loss too.
+    CAIRN_TRY(fs_->sync_dir(format::parent_path(dir)));
+  }
   CAIRN_ASSIGN_OR_RETURN(lock_, fs_->lock(format::join_path(dir, format::kLockFileName)));
   store_ = std::make_unique<SegmentStore>(fs_, dir);
   recovery::RecoveryOptions ropt;
@@ -124,6 +128,13 @@ Status LogImpl::open() {
   }
   TailState tail;
   CAIRN_TRY(open_segments(recovered, tail));
+  if (!recovered.clean_shutdown) {
+    // After a process kill the scanned tail may be in the page cache only.
+    // Make it durable before the log reports it durable and stamps new
+    // records with it as prior_durable_lsn.
+    CAIRN_TRY(tail.tail->file->sync_data());
+    CAIRN_TRY(fs_->sync_dir(dir));
+  }
   // From here on the tail may change, so a crash must lead to a scan.
   CAIRN_TRY(store_->remove_recovery_point());
   std::unordered_map<std::string, std::uint64_t> heads;
@@ -182,8 +193,7 @@ Status LogImpl::open_segments(const recovery::RecoveredLog& recovered, TailState
     // the creation of its successor): the tail starts here.
     CAIRN_ASSIGN_OR_RETURN(tail.tail, start_segment(recovered.next_lsn));
     segments_.add(tail.tail);
-    tail.end = format::ScanState{format::kSegmentHeaderBlockBytes, recovered.next_lsn,
-                                 tail.tail->seed, 0};
+    tail.end = format::ScanState::segment_start(recovered.next_lsn, tail.tail->seed);
   }
   CAIRN_ASSERT(tail.end.next_lsn == recovered.next_lsn);
   return Status();
@@ -200,7 +210,17 @@ Status LogImpl::rebuild_stream_heads(std::uint64_t next_lsn, TailState& tail,
     if (!more) {
       break;
     }
-    heads[std::string(event.stream)] = event.version + 1;
+    auto [it, added] = heads.try_emplace(std::string(event.stream), 0);
+    if (event.version != it->second) {
+      // Invariant I2: stream versions are dense. Checksums verified, so the
+      // writer put a wrong version there; never serve such a log.
+      return Status::error(Errc::corruption,
+                           "stream '" + it->first + "' has version " +
+                               std::to_string(event.version) + " at LSN " +
+                               std::to_string(event.lsn) + ", expected " +
+                               std::to_string(it->second));
+    }
+    it->second = event.version + 1;
     tail.last_time_ns = std::max(tail.last_time_ns, event.time_ns);
   }
   return Status();

@@ -26,8 +26,7 @@ bool SegmentReader::enter(std::shared_ptr<Segment> segment) {
     return false;
   }
   segment_ = std::move(segment);
-  state_ = format::ScanState{format::kSegmentHeaderBlockBytes, segment_->base_lsn(),
-                             segment_->seed, 0};
+  state_ = format::ScanState::segment_start(segment_->base_lsn(), segment_->seed);
   buffer_end_ = 0;
   buffer_position_ = state_.position;
   return true;

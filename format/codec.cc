@@ -124,8 +124,8 @@ const char* segment_header_problem(const SegmentHeader& h) {
   if (h.segment_bytes < kSegmentBytesMin || h.segment_bytes > kSegmentBytesMax) {
     return "segment_bytes out of range";
   }
-  if (h.segment_bytes % kRecordAlignment != 0) {
-    return "segment_bytes not a multiple of the record alignment";
+  if (h.segment_bytes % kSegmentHeaderBlockBytes != 0) {
+    return "segment_bytes not a multiple of the header block size";
   }
   if (h.write_window_bytes == 0) {
     return "write_window_bytes is zero";

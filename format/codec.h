@@ -52,8 +52,9 @@ Result<MetaRecord> decode_meta(std::span<const std::byte> bytes);
 void encode_segment_header(const SegmentHeader& header,
                            std::span<std::byte, kSegmentHeaderBytes> out);
 Result<SegmentHeader> decode_segment_header(std::span<const std::byte> bytes);
-// Checks the relationships a valid header must satisfy (sizes within limits,
-// base LSN named by the file). Empty string when valid, else the reason.
+// Checks the relationships a valid header must satisfy (sizes within
+// limits). Empty string when valid, else the reason. Whether the base LSN
+// matches the file name is recovery's check.
 const char* segment_header_problem(const SegmentHeader& header);
 
 void encode_recovery_point(const RecoveryPoint& point,

@@ -42,4 +42,15 @@ std::string join_path(std::string_view dir, std::string_view name) {
   return out;
 }
 
+std::string parent_path(std::string_view path) {
+  while (path.size() > 1 && path.back() == '/') {
+    path.remove_suffix(1);
+  }
+  const auto slash = path.rfind('/');
+  if (slash == std::string_view::npos) {
+    return ".";
+  }
+  return slash == 0 ? "/" : std::string(path.substr(0, slash));
+}
+
 }  // namespace cairn::format

@@ -13,5 +13,7 @@ std::string segment_file_name(std::uint64_t base_lsn);
 // The base LSN named by a segment file name, or nullopt if `name` is not one.
 std::optional<std::uint64_t> parse_segment_file_name(std::string_view name);
 std::string join_path(std::string_view dir, std::string_view name);
+// Everything before the last '/' ("/" for "/x", "." for a bare name).
+std::string parent_path(std::string_view path);
 
 }  // namespace cairn::format

@@ -20,6 +20,7 @@ constexpr std::size_t kBodyBytesAt = 32;
 constexpr std::size_t kEventCountAt = 36;
 constexpr std::size_t kKindAt = 40;
 constexpr std::size_t kFlagsAt = 42;
+constexpr std::size_t kReservedAt = 44;
 
 void store_header(std::byte* p, const RecordHeader& h, std::uint64_t seed) {
   std::memset(p, 0, kRecordHeaderBytes);
@@ -56,6 +57,7 @@ RecordHeader load_record_header(const std::byte* p) {
   h.event_count = load_u32(p + kEventCountAt);
   h.kind = load_u16(p + kKindAt);
   h.flags = load_u16(p + kFlagsAt);
+  h.reserved = load_u32(p + kReservedAt);
   return h;
 }
 
@@ -87,6 +89,9 @@ const char* record_header_problem(const RecordHeader& h, std::size_t record_byte
   }
   if ((h.flags & ~kRecordFlagsKnown) != 0) {
     return "unknown record flags";
+  }
+  if (h.reserved != 0) {
+    return "reserved header bytes are not zero";
   }
   if (record_bytes(h.body_bytes) > record_bytes_max) {
     return "record larger than the limit";
@@ -121,7 +126,14 @@ void encode_batch(std::span<std::byte> out, const BatchFields& f,
   const std::size_t body_bytes = batch_body_bytes(f.stream, events);
   CAIRN_ASSERT(out.size() == record_bytes(body_bytes));
   CAIRN_ASSERT(!events.empty() && events.size() <= kBatchEventsMax);
-  CAIRN_ASSERT(f.stream.size() <= kStreamNameBytesMax);
+  CAIRN_ASSERT(!f.stream.empty() && f.stream.size() <= kStreamNameBytesMax);
+  CAIRN_ASSERT(f.prior_durable_lsn <= f.lsn);
+  for (const auto& e : events) {
+    // Lengths are stored in 16 and 32 bits; the engine validated them, and
+    // a silently truncated length would write a record no reader accepts.
+    CAIRN_ASSERT(e.type.size() <= kEventTypeBytesMax);
+    CAIRN_ASSERT(e.metadata.size() <= kEventBytesMax && e.data.size() <= kEventBytesMax);
+  }
   std::byte* body = out.data() + kRecordHeaderBytes;
   std::memset(body, 0, kBatchPrefixBytes);
   store_u64(body + 0, f.first_version);
@@ -235,6 +247,7 @@ bool BatchReader::next(EventView& out) {
 
 void encode_seal(std::span<std::byte, kSealRecordBytes> out, std::uint64_t seed,
                  std::uint64_t end_lsn, std::uint64_t prior_durable_lsn, const Seal& seal) {
+  CAIRN_ASSERT(prior_durable_lsn <= end_lsn);
   std::byte* body = out.data() + kRecordHeaderBytes;
   store_u64(body + 0, seal.record_count);
   store_u64(body + 8, seal.event_count);

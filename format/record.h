@@ -27,6 +27,7 @@ struct RecordHeader {
   std::uint32_t event_count = 0;  // seal: 0
   std::uint16_t kind = 0;         // RecordKind; 0 never parses
   std::uint16_t flags = 0;
+  std::uint32_t reserved = 0;  // bytes [44, 48): zero in format version 1
 };
 
 // Field-by-field load of 48 bytes; no checks.

@@ -44,6 +44,12 @@ struct ScanState {
   std::uint64_t next_lsn = 0;      // LSN the next batch must start at
   std::uint64_t chain = 0;         // record chain so far (starts at the seed)
   std::uint64_t record_count = 0;  // batch records so far
+
+  // Where a scan of a whole segment begins: its first record position, its
+  // base LSN, and the chain at its start (the record seed).
+  static ScanState segment_start(std::uint64_t base_lsn, std::uint64_t seed) {
+    return ScanState{kSegmentHeaderBlockBytes, base_lsn, seed, 0};
+  }
 };
 
 class RecordScanner {

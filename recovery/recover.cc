@@ -7,6 +7,7 @@
 
 #include "format/layout.h"
 #include "format/names.h"
+#include "format/record.h"
 #include "recovery/segment_scan.h"
 #include "recovery/tail_decision.h"
 
@@ -56,6 +57,22 @@ Result<std::string> read_small_file(io::FileSystem& fs, const std::string& path,
   return bytes;
 }
 
+// True when every byte of `file` from `position` to its end is zero.
+Result<bool> all_zero_from(const io::File& file, std::uint64_t position) {
+  CAIRN_ASSIGN_OR_RETURN(std::uint64_t bytes, file.size());
+  std::vector<std::byte> buf(1u << 20);
+  for (std::uint64_t at = position; at < bytes; at += buf.size()) {
+    CAIRN_ASSIGN_OR_RETURN(std::size_t got, file.read_at(at, buf));
+    if (!format::is_all_zero(std::span(buf).first(got))) {
+      return false;
+    }
+    if (got < buf.size()) {
+      break;
+    }
+  }
+  return true;
+}
+
 class Recovery {
  public:
   Recovery(io::FileSystem& fs, const RecoveryOptions& options) : fs_(fs), opt_(options) {}
@@ -99,7 +116,15 @@ Result<RecoveredLog> Recovery::run() {
                            "not a Cairn log: no " + std::string(format::kMetaFileName) +
                                " and other files present (e.g. " + listing.other.front() + ")");
   }
-  CAIRN_TRY(read_meta());
+  if (Status meta = read_meta(); !meta.ok()) {
+    // Another format version is a clear refusal; anything else wrong with the
+    // meta file of a directory that holds segments is damage.
+    const bool other_version = meta.message().find("format version") != std::string::npos;
+    if (meta.code() == Errc::invalid_argument && !other_version && !listing.segments.empty()) {
+      return Status::at(Errc::corruption, meta.path(), 0, meta.message());
+    }
+    return meta;
+  }
   CAIRN_TRY(remove_tmp_files(listing));
   if (listing.has_recovery_point && opt_.use_recovery_point) {
     point_ = read_recovery_point();
@@ -176,7 +201,8 @@ Status Recovery::recover_segment(std::size_t index, std::uint64_t base, const st
   if (header->base_lsn != base) {
     return Status::at(Errc::corruption, file->path(), 24, "base LSN differs from the file name");
   }
-  const std::uint64_t expected = index == 0 ? base : log_.segments.back().end_lsn;
+  // Format version 1 has no retention, so the log always starts at LSN 0.
+  const std::uint64_t expected = index == 0 ? 0 : log_.segments.back().end_lsn;
   if (base != expected) {
     return Status::at(Errc::corruption, file->path(), 0,
                       "missing segment: expected base LSN " + std::to_string(expected) +
@@ -218,6 +244,7 @@ Status Recovery::recover_tail(SegmentInfo& info, io::File& file) {
   const auto& p = point_;
   if (p && p->tail_base_lsn == info.base_lsn && !opt_.verify_all && !opt_.strict &&
       p->tail_end_position >= format::kSegmentHeaderBlockBytes &&
+      p->tail_end_position % format::kRecordAlignment == 0 &&
       p->tail_end_position <= info.header.segment_bytes - format::kSealRecordBytes) {
     info.end = {p->tail_end_position, p->next_lsn, p->tail_chain, p->tail_record_count};
     info.end_lsn = p->next_lsn;
@@ -244,6 +271,10 @@ Status Recovery::recover_tail(SegmentInfo& info, io::File& file) {
     }
   }
   if (scan.file_bytes < info.header.segment_bytes && d.action == TailAction::clean) {
+    if (opt_.strict) {
+      return Status::at(Errc::corruption, file.path(), scan.file_bytes,
+                        "file is shorter than its segment size; strict mode refuses to extend it");
+    }
     note(info.name + ": file shorter than its segment size; " +
          (opt_.dry_run ? "would extend" : "extended") + " with zeros");
     if (!opt_.dry_run) {
@@ -259,13 +290,8 @@ Status Recovery::handle_unreadable_last(const std::string& name, const Status& w
   // header and fdatasyncs before the rename, so this takes damage outside
   // our crash model. Only safe to set aside when nothing else is in it.
   CAIRN_ASSIGN_OR_RETURN(auto file, fs_.open(path(name), io::OpenMode::read_only));
-  CAIRN_ASSIGN_OR_RETURN(std::uint64_t bytes, file->size());
-  std::vector<std::byte> buf(std::min<std::uint64_t>(bytes, 64u << 20));
-  CAIRN_ASSIGN_OR_RETURN(std::size_t got, file->read_at(0, buf));
-  buf.resize(got);
-  const bool records_empty =
-      got <= format::kSegmentHeaderBlockBytes ||
-      format::is_all_zero(std::span(buf).subspan(format::kSegmentHeaderBlockBytes));
+  CAIRN_ASSIGN_OR_RETURN(bool records_empty,
+                         all_zero_from(*file, format::kSegmentHeaderBlockBytes));
   if (!records_empty || opt_.strict) {
     return why;
   }

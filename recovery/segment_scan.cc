@@ -108,10 +108,7 @@ Result<SegmentScan> scan_segment(const io::File& file, const format::SegmentHead
   std::size_t got = 0;
   CAIRN_TRY(read_exact(file, 0, bytes, &got));
   bytes.resize(got);
-  format::ScanState start;
-  start.position = kSegmentHeaderBlockBytes;
-  start.next_lsn = header.base_lsn;
-  start.chain = scan.seed;
+  const auto start = format::ScanState::segment_start(header.base_lsn, scan.seed);
   scan.end = start;
   format::RecordScanner scanner(bytes, 0, scan.seed, header.base_lsn, start,
                                 format::kRecordBytesMax, header.segment_bytes);

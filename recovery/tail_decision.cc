@@ -40,24 +40,31 @@ TailDecision decide_tail(const TailFacts& f) {
   }
   const std::string what = std::string(format::scan_stop_name(f.stop)) + " at LSN " +
                            std::to_string(f.next_lsn);
-  // Row 4: a record that survived intact proves the damaged LSN was durable,
+  // Row 4: a record whose checksums verify but which is wrong (impossible
+  // fields, malformed body, wrong LSN, a seal that disagrees) was written
+  // that way: a torn write cannot produce it. Refuse rather than guess.
+  if (f.stop == ScanStop::bad_header || f.stop == ScanStop::bad_body ||
+      f.stop == ScanStop::lsn_gap || f.stop == ScanStop::bad_seal) {
+    return refuse(what + ": a record that verifies is malformed, which no torn write explains");
+  }
+  // Row 5: a record that survived intact proves the damaged LSN was durable,
   // so acknowledged data is damaged. A single copy must never hide that.
   if (f.later_records > 0 && f.later_max_prior_durable_lsn > f.next_lsn) {
     return refuse(what + "; a later record shows LSNs below " +
                   std::to_string(f.later_max_prior_durable_lsn) + " were durable");
   }
-  // Row 5: the writer never has more than the write window unsynced, so more
+  // Row 6: the writer never has more than the write window unsynced, so more
   // damaged bytes than that cannot be a torn write.
   if (f.nonzero_end > f.valid_end && f.nonzero_end - f.valid_end > f.write_window_bytes) {
     return refuse(what + "; " + std::to_string(f.nonzero_end - f.valid_end) +
                   " damaged bytes exceed the write window of " +
                   std::to_string(f.write_window_bytes));
   }
-  // Row 6: strict mode repairs nothing.
+  // Row 7: strict mode repairs nothing.
   if (f.strict) {
     return refuse(what + "; strict mode refuses to zero-fill a torn tail");
   }
-  // Row 7: a torn tail. Nothing in it was acknowledged.
+  // Row 8: a torn tail. Nothing in it was acknowledged.
   return {TailAction::zero_fill, "torn tail: " + what};
 }
 

@@ -99,7 +99,9 @@ struct AppendResult {
   std::uint64_t end_lsn() const { return first_lsn + count; }
 };
 
-// Forward reader over the global log. Sees only durable events, in LSN order.
+// Forward reader over the global log, in LSN order. It sees durable events,
+// and events appended with Durability::none once they are written (those may
+// vanish in a crash: that is what none means).
 class LogReader {
  public:
   virtual ~LogReader() = default;

@@ -14,7 +14,7 @@
 
 namespace cairn::test {
 
-inline constexpr const char* kDir = "/db/log";
+inline constexpr const char* kDir = "/cairn-log";
 
 // 64 KiB segments with 1 KiB events, so rolls happen after a few dozen
 // appends; foreground segment preparation so file operations are replayable.
