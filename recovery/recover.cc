@@ -254,6 +254,13 @@ Status Recovery::recover_tail(SegmentInfo& info, io::File& file) {
   CAIRN_ASSIGN_OR_RETURN(SegmentScan scan, scan_segment(file, info.header));
   scan.facts.is_last_segment = true;
   scan.facts.strict = opt_.strict;
+  if (p && p->tail_base_lsn == info.base_lsn) {
+    // A clean close made everything below the point's next LSN durable:
+    // the point is proof like a later record (verify and strict get here).
+    scan.facts.later_records += 1;
+    scan.facts.later_max_prior_durable_lsn =
+        std::max(scan.facts.later_max_prior_durable_lsn, p->next_lsn);
+  }
   const TailDecision d = decide_tail(scan.facts);
   info.sealed = scan.sealed;
   info.end = scan.end;
