@@ -89,7 +89,8 @@ Result<bool> SegmentReader::next_record() {
     }
     const std::span<const std::byte> bytes = std::span(buffer_).first(buffer_end_);
     format::RecordScanner scanner(bytes, buffer_position_, segment_->seed, segment_->base_lsn(),
-                                  state_);
+                                  state_, format::kRecordBytesMax,
+                                  segment_->header.segment_bytes);
     format::RecordView view;
     if (scanner.next(view)) {
       if (view.header.kind == static_cast<std::uint16_t>(format::RecordKind::seal)) {

@@ -63,15 +63,28 @@ bool RecordScanner::next(RecordView& out) {
   }
   const std::uint64_t at = state_.position - start_position_;
   const std::uint64_t left = at <= bytes_.size() ? bytes_.size() - at : 0;
-  if (left < kRecordHeaderBytes) {
+  // Just before the seal slot fewer bytes than a header remain; they must be
+  // zero (the end marker) and are all that is checked, so that the seal's
+  // own bytes are not mistaken for a damaged header.
+  const std::uint64_t window =
+      segment_bytes_ != 0 && state_.position < seal_position()
+          ? std::min<std::uint64_t>(kRecordHeaderBytes, seal_position() - state_.position)
+          : kRecordHeaderBytes;
+  if (left < window) {
     return fail(ScanStop::end_of_input, "");
   }
   const std::byte* p = bytes_.data() + at;
-  if (is_all_zero({p, kRecordHeaderBytes})) {
+  if (is_all_zero({p, window})) {
     if (!skip_to_seal_slot()) {
       return fail(ScanStop::zero_header, "");
     }
     return next(out);
+  }
+  if (window < kRecordHeaderBytes) {
+    return fail(ScanStop::bad_header_checksum, "non-zero bytes too close to the seal slot");
+  }
+  if (left < kRecordHeaderBytes) {
+    return fail(ScanStop::end_of_input, "");
   }
   const RecordHeader h = load_record_header(p);
   // Nothing in the header, its length least of all, is used before this check.
