@@ -176,16 +176,30 @@ Result<AppendResult> GroupCommitter::append(std::string_view stream, ExpectedVer
   fill_.needs_sync = fill_.needs_sync || durability != Durability::none;
   place_position_ += record_bytes;
   stream_heads_[std::string(stream)] = first_version + events.size();
-  work_cv_.notify_one();
+  if (durability != Durability::sync) {
+    work_cv_.notify_one();  // a sync appender leads its own batch if it can
+  }
   if (durability == Durability::sync) {
     CAIRN_TRY(wait_locked(lock, result.end_lsn()));
   }
   return result;
 }
 
+// Waits until `lsn_end` is durable. A waiter does not just sleep: when no
+// batch is being committed and there is work, it commits the next batch
+// itself (it becomes the leader, as in LevelDB), so a lone sync writer pays
+// no thread hand-off on top of its write and fdatasync.
 Status GroupCommitter::wait_locked(std::unique_lock<std::mutex>& lock, std::uint64_t lsn_end) {
-  durable_cv_.wait(lock,
-                   [&] { return durable_lsn_ >= lsn_end || !poison_.ok() || committer_exited_; });
+  while (durable_lsn_ < lsn_end && poison_.ok()) {
+    if (!committing_ && has_work()) {
+      lead(lock);
+      continue;
+    }
+    if (committer_exited_ && !committing_) {
+      break;
+    }
+    durable_cv_.wait(lock);
+  }
   if (durable_lsn_ >= lsn_end) {
     return Status();
   }
@@ -202,11 +216,12 @@ Status GroupCommitter::wait_durable(std::uint64_t lsn_end) {
     return Status::error(Errc::invalid_argument, "LSN " + std::to_string(lsn_end - 1) +
                                                      " has not been appended");
   }
-  if (durable_lsn_ < lsn_end && !fill_.needs_sync) {
-    // Appended with Durability::none: the next batch (even an empty one)
-    // must end with an fdatasync.
+  // Events appended with Durability::none are written without an fdatasync.
+  // Ask for one: now, if they are written or in the fill buffer; after the
+  // batch in flight, if they are in it (see publish()).
+  sync_wanted_ = std::max(sync_wanted_, lsn_end);
+  if (durable_lsn_ < lsn_end && (lsn_end <= readable_lsn_ || !fill_.items.empty())) {
     fill_.needs_sync = true;
-    work_cv_.notify_one();
   }
   return wait_locked(lock, lsn_end);
 }
@@ -249,27 +264,43 @@ std::shared_ptr<Segment> GroupCommitter::tail() const {
 
 // --- the committer thread ----------------------------------------------------
 
+bool GroupCommitter::has_work() const {
+  return poison_.ok() && (!fill_.items.empty() || fill_.needs_sync);
+}
+
+// Commits the fill buffer as one batch. Called under mu_ by whichever thread
+// leads (the background committer or a waiting appender); returns with mu_
+// held. Only one leader at a time (committing_), so the leader-owned state
+// (tail_, chain_, record_count_, inflight_, unsynced_bytes_) needs no lock.
+void GroupCommitter::lead(std::unique_lock<std::mutex>& lock) {
+  CAIRN_ASSERT(!committing_);
+  committing_ = true;
+  std::swap(fill_, inflight_);
+  fill_.clear();
+  space_cv_.notify_all();
+  lock.unlock();
+  const Status status = commit(inflight_);
+  lock.lock();
+  publish(inflight_, status);
+  committing_ = false;
+  work_cv_.notify_one();  // the next batch may already be waiting
+}
+
+// The background committer: leads batches nobody waits on (async and none
+// appends), and drains the buffer at shut-down.
 void GroupCommitter::run() {
   std::unique_lock lock(mu_);
   while (true) {
-    work_cv_.wait(lock, [&] {
-      return stopping_ || (poison_.ok() && (!fill_.items.empty() || fill_.needs_sync));
-    });
-    if (!poison_.ok() || (fill_.items.empty() && !fill_.needs_sync)) {
-      if (stopping_) {
-        committer_exited_ = true;
-        durable_cv_.notify_all();
-        return;
-      }
+    work_cv_.wait(lock, [&] { return stopping_ || (has_work() && !committing_); });
+    if (has_work() && !committing_) {
+      lead(lock);
       continue;
     }
-    std::swap(fill_, inflight_);
-    fill_.clear();
-    space_cv_.notify_all();
-    lock.unlock();
-    const Status status = commit(inflight_);
-    lock.lock();
-    publish(inflight_, status);
+    if (stopping_ && !committing_) {
+      committer_exited_ = true;
+      durable_cv_.notify_all();
+      return;
+    }
   }
 }
 
@@ -284,6 +315,9 @@ void GroupCommitter::publish(const Batch& batch, const Status& status) {
       durable_lsn_ = readable_lsn_;
     }
     CAIRN_ASSERT(durable_lsn_ <= readable_lsn_ && readable_lsn_ <= next_lsn_);
+    if (durable_lsn_ < sync_wanted_) {
+      fill_.needs_sync = true;  // a waiter wants LSNs this batch did not sync
+    }
     stats_.batch_count += 1;
     stats_.bytes_written += batch.bytes.size();
   }

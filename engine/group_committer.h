@@ -1,5 +1,6 @@
 // The write path: appenders encode their records into the fill buffer under a
-// short lock and get their LSNs at once; one committer thread takes the
+// short lock and get their LSNs at once; one leader at a time (a waiting
+// appender, or the background committer thread when nobody waits) takes the
 // buffer, stamps each record with the durable LSN, writes the batch and makes
 // it durable with one write_and_sync (linked writes + fdatasync on io_uring),
 // then publishes the new durable LSN and wakes the waiters. Appenders fill
@@ -108,6 +109,8 @@ class GroupCommitter {
   void stamp_times(std::span<const NewEvent> events, std::vector<NewEvent>& stamped);
   Status wait_locked(std::unique_lock<std::mutex>& lock, std::uint64_t lsn_end);
 
+  bool has_work() const;
+  void lead(std::unique_lock<std::mutex>& lock);
   void run();
   Status commit(Batch& batch);
   Status roll(std::vector<io::WriteOp>& ops, const Item& item, std::uint64_t stamp);
@@ -127,6 +130,7 @@ class GroupCommitter {
   std::uint64_t next_lsn_;
   std::uint64_t readable_lsn_;
   std::uint64_t durable_lsn_;
+  std::uint64_t sync_wanted_ = 0;  // wait_durable() asked for LSNs below this
   std::uint64_t place_base_;      // base LSN of the segment the next record goes to
   std::uint64_t place_position_;  // position of the next record in it
   std::int64_t last_time_ns_;
@@ -134,9 +138,10 @@ class GroupCommitter {
   Status poison_;
   bool stopping_ = false;
   bool committer_exited_ = false;
+  bool committing_ = false;  // a leader is committing inflight_
   CommitterStats stats_;
 
-  // Owned by the committer thread:
+  // Owned by the current leader (see lead()):
   Batch inflight_;
   std::shared_ptr<Segment> tail_;
   std::uint64_t chain_;

@@ -1,0 +1,722 @@
+// cairn::inspect (include/cairn/inspect.h): dump, verify, recover, stat and
+// read a log directory without opening it for writing. Every byte is decoded
+// by the shared scanner: recovery::scan_segment / recovery::recover for whole
+// segments, format::RecordScanner to resume after damage, and the engine's
+// SegmentReader (the reader Log::read_from hands out) for events.
+#include <cairn/assert.h>
+#include <cairn/inspect.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <limits>
+#include <unordered_set>
+
+#include "engine/reader.h"
+#include "engine/segment.h"
+#include "engine/segment_set.h"
+#include "format/checksum.h"
+#include "format/codec.h"
+#include "format/layout.h"
+#include "format/names.h"
+#include "format/record.h"
+#include "format/scanner.h"
+#include "recovery/recover.h"
+#include "recovery/segment_scan.h"
+#include "recovery/tail_decision.h"
+
+namespace cairn::inspect {
+namespace {
+
+using format::kRecordAlignment;
+using format::kRecordHeaderBytes;
+using format::kSealRecordBytes;
+using format::kSegmentHeaderBlockBytes;
+
+constexpr std::uint16_t kSealKind = static_cast<std::uint16_t>(format::RecordKind::seal);
+
+// Read-only work needs no io_uring ring; posix avoids its set-up and its
+// fallback notice.
+Result<std::shared_ptr<io::FileSystem>> read_only_fs() {
+  return io::make_file_system(io::Backend::posix);
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+std::string base_name(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+MetaInfo to_info(const format::MetaRecord& m) {
+  return {m.format_version, m.log_id, m.created_time_ns};
+}
+
+SegmentHeaderInfo to_info(const format::SegmentHeader& h) {
+  return {h.format_version, h.write_window_bytes, h.log_id,           h.base_lsn,
+          h.segment_bytes,  h.created_time_ns,    h.index_interval_bytes};
+}
+
+// --- the directory ---------------------------------------------------------------
+
+struct Listing {
+  bool has_meta = false;
+  bool has_recovery_point = false;
+  std::vector<std::pair<std::uint64_t, std::string>> segments;  // by base LSN
+  std::vector<OtherFile> others;  // everything but the meta file and segments
+};
+
+std::string role_of(const std::string& name) {
+  if (name == format::kLockFileName) return "lock";
+  if (name == format::kRecoveryPointFileName) return "recovery point";
+  if (ends_with(name, format::kBrokenSuffix)) return "quarantine copy";
+  if (ends_with(name, format::kTmpSuffix)) return "leftover tmp";
+  if (ends_with(name, ".idx")) return "index";
+  return "unknown";
+}
+
+Result<Listing> list_directory(io::FileSystem& fs, const std::string& dir) {
+  CAIRN_ASSIGN_OR_RETURN(auto names, fs.list(dir));
+  Listing out;
+  for (const auto& name : names) {
+    if (name == format::kMetaFileName) {
+      out.has_meta = true;
+    } else if (auto base = format::parse_segment_file_name(name)) {
+      out.segments.emplace_back(*base, name);
+    } else {
+      out.has_recovery_point |= name == format::kRecoveryPointFileName;
+      out.others.push_back({name, role_of(name)});
+    }
+  }
+  std::sort(out.segments.begin(), out.segments.end());
+  return out;
+}
+
+Result<std::vector<std::byte>> read_whole(const io::File& file, std::uint64_t max_bytes) {
+  CAIRN_ASSIGN_OR_RETURN(std::uint64_t size, file.size());
+  std::vector<std::byte> bytes(std::min(size, max_bytes));
+  CAIRN_ASSIGN_OR_RETURN(std::size_t got, file.read_at(0, bytes));
+  bytes.resize(got);
+  return bytes;
+}
+
+Result<MetaInfo> read_meta(io::FileSystem& fs, const std::string& path) {
+  CAIRN_ASSIGN_OR_RETURN(auto file, fs.open(path, io::OpenMode::read_only));
+  CAIRN_ASSIGN_OR_RETURN(auto bytes, read_whole(*file, format::kMetaBytes));
+  auto meta = format::decode_meta(bytes);
+  if (!meta) {
+    return Status::at(meta.error().code(), path, 0, meta.error().message());
+  }
+  return to_info(*meta);
+}
+
+// What recovery would do: a dry run. Corruption is a verdict; other failures
+// (I/O, not a log) are errors.
+Result<recovery::RecoveredLog> dry_run(io::FileSystem& fs, const std::string& dir,
+                                       bool verify_all) {
+  recovery::RecoveryOptions options;
+  options.directory = dir;
+  options.dry_run = true;
+  options.verify_all = verify_all;
+  return recovery::recover(fs, options);
+}
+
+Result<RecoveryPreview> preview(io::FileSystem& fs, const std::string& dir, bool verify_all) {
+  RecoveryPreview out;
+  auto recovered = dry_run(fs, dir, verify_all);
+  if (!recovered) {
+    if (recovered.error().code() != Errc::corruption) {
+      return recovered.error();
+    }
+    out.verdict = Verdict::corruption;
+    out.error = recovered.error();
+    return out;
+  }
+  if (recovered->empty_directory) {
+    return Status::in_file(Errc::not_found, dir, "directory holds no log");
+  }
+  out.verdict = recovered->torn_tail_found ? Verdict::torn_tail : Verdict::clean;
+  out.report = recovered->report;
+  out.next_lsn = recovered->next_lsn;
+  out.clean_shutdown = recovered->clean_shutdown;
+  return out;
+}
+
+// --- one segment ------------------------------------------------------------------
+
+RecordInfo record_info(std::string_view segment, const format::RecordView& v, bool seal_checked) {
+  RecordInfo r;
+  r.segment = segment;
+  r.position = v.position;
+  r.size = v.record_bytes;
+  r.lsn = v.header.lsn;
+  r.count = v.header.event_count;
+  r.prior_durable_lsn = v.header.prior_durable_lsn;
+  r.header_checksum = v.header.header_checksum;
+  r.body_checksum = v.header.body_checksum;
+  r.body_bytes = v.header.body_bytes;
+  // The scanner hands out the body; the header precedes it in the same buffer.
+  r.bytes = {v.body.data() - kRecordHeaderBytes, v.record_bytes};
+  if (v.header.kind == kSealKind) {
+    const format::Seal seal = format::decode_seal_body(v.body);
+    r.kind = "seal";
+    r.seal_record_count = seal.record_count;
+    r.seal_event_count = seal.event_count;
+    r.seal_chain = seal.chain;
+    r.sealed_time_ns = seal.sealed_time_ns;
+    r.seal_checked = seal_checked;
+    return r;
+  }
+  r.kind = "batch";
+  format::BatchReader batch(v.body, v.header.lsn, v.header.event_count);
+  r.stream = batch.stream();
+  r.first_version = batch.first_version();
+  EventView e;
+  while (batch.next(e)) {
+    r.events.push_back(e);
+  }
+  return r;
+}
+
+// Describes the bytes at `position` that the scanner refused: when the
+// header verifies, what it says.
+BadRegion describe_region(std::string_view segment, std::span<const std::byte> bytes,
+                          std::uint64_t position, std::uint64_t seed) {
+  BadRegion region;
+  region.segment = std::string(segment);
+  region.position = position;
+  region.end = position;
+  if (position + kRecordHeaderBytes > bytes.size()) {
+    return region;
+  }
+  const std::byte* p = bytes.data() + position;
+  const format::RecordHeader h = format::load_record_header(p);
+  region.header_ok = h.header_checksum == format::compute_header_checksum(p, seed) &&
+                     format::record_header_problem(h, format::kRecordBytesMax)[0] == '\0';
+  if (!region.header_ok) {
+    return region;
+  }
+  region.lsn = h.lsn;
+  region.count = h.event_count;
+  region.size = format::record_bytes(h.body_bytes);
+  region.body_ok = position + region.size <= bytes.size() &&
+                   h.body_checksum == format::xxh3({p + kRecordHeaderBytes, h.body_bytes}, seed);
+  return region;
+}
+
+class SegmentDumper {
+ public:
+  SegmentDumper(io::FileSystem& fs, std::string path, const DumpOptions& options,
+                DumpVisitor& visitor, std::optional<std::uint64_t> log_id)
+      : fs_(fs), path_(std::move(path)), options_(options), visitor_(visitor), log_id_(log_id) {}
+
+  Result<SegmentSummary> run();
+
+ private:
+  Result<std::optional<format::SegmentHeader>> read_header(const io::File& file);
+  void take_scan(const recovery::SegmentScan& scan);
+  void visit(const format::RecordView& view, bool seal_checked);
+  Status find_bad_regions(const io::File& file);
+  std::uint64_t resume(std::span<const std::byte> bytes, std::uint64_t from, bool* done);
+  void emit(BadRegion region);
+
+  io::FileSystem& fs_;
+  std::string path_;
+  const DumpOptions& options_;
+  DumpVisitor& visitor_;
+  std::optional<std::uint64_t> log_id_;  // from the meta file, for a segment whose header is bad
+  SegmentSummary s_;
+  format::SegmentHeader header_;
+  std::uint64_t seed_ = 0;
+  std::uint64_t seal_slot_ = 0;
+};
+
+Result<SegmentSummary> SegmentDumper::run() {
+  s_.segment = base_name(path_);
+  s_.path = path_;
+  CAIRN_ASSIGN_OR_RETURN(auto file, fs_.open(path_, io::OpenMode::read_only));
+  CAIRN_ASSIGN_OR_RETURN(s_.file_bytes, file->size());
+  CAIRN_ASSIGN_OR_RETURN(auto header, read_header(*file));
+  visitor_.on_segment_start(s_);
+  if (!header) {
+    s_.verdict = Verdict::corruption;
+    s_.verdict_reason = s_.header_error.to_string();
+    visitor_.on_segment_end(s_);
+    return s_;
+  }
+  header_ = *header;
+  seed_ = format::record_seed(header_.log_id, header_.base_lsn);
+  seal_slot_ = header_.segment_bytes - kSealRecordBytes;
+  CAIRN_ASSIGN_OR_RETURN(
+      recovery::SegmentScan scan,
+      recovery::scan_segment(*file, header_, [this](const format::RecordView& view) {
+        visit(view, true);
+      }));
+  take_scan(scan);
+  if (!s_.sealed && s_.verdict != Verdict::clean) {
+    CAIRN_TRY(find_bad_regions(*file));
+  }
+  visitor_.on_segment_end(s_);
+  return s_;
+}
+
+// The header, or nullopt (with s_.header_error) when it does not decode. With
+// continue_on_error, a bad header of a segment whose log id is known (from
+// the meta file) and whose base LSN is its name is replaced by a stand-in,
+// so its records can still be decoded.
+Result<std::optional<format::SegmentHeader>> SegmentDumper::read_header(const io::File& file) {
+  auto header = recovery::read_segment_header(file);
+  if (header) {
+    s_.header_ok = true;
+    s_.header = to_info(*header);
+    return std::optional(*header);
+  }
+  if (header.error().code() == Errc::io_error || header.error().code() == Errc::no_space) {
+    return header.error();
+  }
+  s_.header_error = header.error();
+  const auto base = format::parse_segment_file_name(s_.segment);
+  const std::uint64_t usable = s_.file_bytes / kRecordAlignment * kRecordAlignment;
+  if (!options_.continue_on_error || !log_id_ || !base || usable < format::kSegmentBytesMin) {
+    return std::optional<format::SegmentHeader>();
+  }
+  format::SegmentHeader stand_in;
+  stand_in.write_window_bytes = format::kWriteWindowBytesDefault;
+  stand_in.log_id = *log_id_;
+  stand_in.base_lsn = *base;
+  stand_in.segment_bytes = std::min(usable, format::kSegmentBytesMax);
+  stand_in.index_interval_bytes = format::kIndexIntervalBytesDefault;
+  s_.header = to_info(stand_in);
+  return std::optional(stand_in);
+}
+
+void SegmentDumper::visit(const format::RecordView& view, bool seal_checked) {
+  if (!options_.records) {
+    return;
+  }
+  visitor_.on_record(record_info(s_.segment, view, seal_checked));
+}
+
+void SegmentDumper::take_scan(const recovery::SegmentScan& scan) {
+  s_.records = scan.end.record_count;
+  s_.first_lsn = header_.base_lsn;
+  s_.end_lsn = scan.end.next_lsn;
+  s_.events = s_.end_lsn - s_.first_lsn;
+  s_.sealed = scan.sealed;
+  s_.stop = format::scan_stop_name(scan.stop);
+  s_.stop_position = scan.sealed ? header_.segment_bytes : scan.end.position;
+  s_.stop_detail = scan.detail;
+  s_.nonzero_end = std::max(scan.facts.nonzero_end, scan.facts.valid_end);
+  s_.later_records = scan.facts.later_records;
+  // Judged as the last segment of its log: the most lenient reading.
+  recovery::TailFacts facts = scan.facts;
+  facts.is_last_segment = true;
+  facts.strict = false;
+  const recovery::TailDecision d = recovery::decide_tail(facts);
+  s_.verdict = d.action == recovery::TailAction::clean       ? Verdict::clean
+               : d.action == recovery::TailAction::zero_fill ? Verdict::torn_tail
+                                                             : Verdict::corruption;
+  s_.verdict_reason = d.reason;
+}
+
+void SegmentDumper::emit(BadRegion region) {
+  visitor_.on_bad_region(region);
+  s_.bad_regions.push_back(std::move(region));
+}
+
+// Marks where decoding failed and, with continue_on_error, resumes at each
+// later record that verifies.
+Status SegmentDumper::find_bad_regions(const io::File& file) {
+  CAIRN_ASSIGN_OR_RETURN(auto bytes, read_whole(file, header_.segment_bytes));
+  std::uint64_t at = s_.stop_position;
+  // Each round moves at least one alignment unit forward, so this ends.
+  for (bool done = false; !done;) {
+    BadRegion region = describe_region(s_.segment, bytes, at, seed_);
+    region.reason = at == s_.stop_position ? s_.stop : region.reason;
+    region.detail = at == s_.stop_position ? s_.stop_detail : region.detail;
+    const std::uint64_t probe_from = std::min<std::uint64_t>(at + kRecordAlignment, bytes.size());
+    const auto later = format::probe_later_records(bytes, 0, probe_from, seed_);
+    if (!options_.continue_on_error || later.count == 0) {
+      region.end = later.count > 0 ? later.first_position
+                                   : std::max(at, later.last_nonzero_position);
+      emit(std::move(region));
+      return Status();
+    }
+    region.end = later.first_position;
+    emit(std::move(region));
+    at = resume(bytes, later.first_position, &done);
+  }
+  return Status();
+}
+
+// Scans from a record found after damage. The record chain and counts of the
+// records before it are unknown, so a seal there cannot be checked against
+// them: it is shown with seal_checked = false. Returns the next stop
+// position; sets *done when nothing but zeros (or the end) follows.
+std::uint64_t SegmentDumper::resume(std::span<const std::byte> bytes, std::uint64_t from,
+                                    bool* done) {
+  const format::RecordHeader first = format::load_record_header(bytes.data() + from);
+  const format::ScanState state{from, first.lsn, seed_, 0};
+  format::RecordScanner scanner(bytes, 0, seed_, header_.base_lsn, state,
+                                format::kRecordBytesMax, header_.segment_bytes);
+  format::RecordView view;
+  while (scanner.next(view)) {
+    visit(view, true);
+  }
+  const std::uint64_t at = scanner.state().position;
+  if (scanner.stop() == format::ScanStop::bad_seal) {
+    const std::byte* p = bytes.data() + at;
+    const format::RecordHeader h = format::load_record_header(p);
+    visit({at, h, {p + kRecordHeaderBytes, h.body_bytes}, kSealRecordBytes}, false);
+    *done = true;
+    return at;
+  }
+  const auto rest = format::probe_later_records(bytes, 0, std::min<std::uint64_t>(at, bytes.size()),
+                                                seed_);
+  *done = scanner.stop() == format::ScanStop::sealed ||
+          (!format::scan_stop_is_damage(scanner.stop()) && rest.last_nonzero_position <= at);
+  return at;
+}
+
+Result<SegmentSummary> dump_segment_with(io::FileSystem& fs, const std::string& path,
+                                         const DumpOptions& options, DumpVisitor& visitor,
+                                         std::optional<std::uint64_t> log_id) {
+  SegmentDumper dumper(fs, path, options, visitor, log_id);
+  return dumper.run();
+}
+
+// --- reading: a read-only segment set over what recovery would keep ---------------
+
+std::shared_ptr<engine::Segment> make_segment(const std::string& dir,
+                                              const recovery::SegmentInfo& info,
+                                              std::unique_ptr<io::File> file) {
+  auto segment = std::make_shared<engine::Segment>();
+  segment->name = info.name;
+  segment->path = format::join_path(dir, info.name);
+  segment->header = info.header;
+  segment->seed = format::record_seed(info.header.log_id, info.header.base_lsn);
+  segment->file = std::move(file);
+  return segment;
+}
+
+// Sets where reading stops in `segment`, as recovery decided. Only ever
+// moves forward: a refresh while a writer appends sees more, never less.
+void set_extent(engine::Segment& segment, const recovery::SegmentInfo& info) {
+  const std::uint64_t end = info.sealed ? info.header.segment_bytes : info.end.position;
+  segment.readable_end = std::max(segment.readable_end.load(), end);
+  segment.end_lsn = std::max(segment.end_lsn.load(), info.end_lsn);
+  if (info.sealed) {
+    segment.sealed = true;
+  }
+}
+
+class SnapshotImpl;
+
+// A LogReader over a snapshot. The engine's reader finds its first segment
+// when it is made, so it is made once the snapshot has a segment (a log
+// being created may have none yet).
+class SnapshotReader final : public LogReader {
+ public:
+  SnapshotReader(SnapshotImpl& snapshot, std::uint64_t from) : snapshot_(snapshot), from_(from) {}
+  Result<bool> next(EventView& out) override;
+
+ private:
+  SnapshotImpl& snapshot_;
+  std::uint64_t from_;
+  std::unique_ptr<engine::SegmentReader> inner_;
+};
+
+class SnapshotImpl final : public Snapshot {
+ public:
+  SnapshotImpl(std::shared_ptr<io::FileSystem> fs, std::string dir)
+      : fs_(std::move(fs)), dir_(std::move(dir)) {}
+
+  Status load();
+  std::uint64_t next_lsn() const override { return next_lsn_; }
+  bool torn_tail() const override { return torn_tail_; }
+  const std::vector<std::string>& report() const override { return report_; }
+  std::unique_ptr<LogReader> read_from(std::uint64_t lsn) override {
+    return std::make_unique<SnapshotReader>(*this, lsn);
+  }
+  Status refresh() override { return load(); }
+
+  const engine::SegmentSet& segments() const { return segments_; }
+  const MetaInfo& meta() const { return meta_; }
+
+ private:
+  Status add_or_update(const recovery::SegmentInfo& info);
+
+  std::shared_ptr<io::FileSystem> fs_;
+  std::string dir_;
+  engine::SegmentSet segments_;
+  std::uint64_t next_lsn_ = 0;
+  bool torn_tail_ = false;
+  bool loaded_ = false;
+  MetaInfo meta_;
+  std::vector<std::string> report_;
+};
+
+Status SnapshotImpl::load() {
+  CAIRN_ASSIGN_OR_RETURN(recovery::RecoveredLog recovered, dry_run(*fs_, dir_, false));
+  if (recovered.empty_directory) {
+    return Status::in_file(Errc::not_found, dir_, "directory holds no log");
+  }
+  if (loaded_ && recovered.meta.log_id != meta_.log_id) {
+    return Status::in_file(Errc::corruption, format::join_path(dir_, format::kMetaFileName),
+                           "the log was replaced by another while being read");
+  }
+  meta_ = to_info(recovered.meta);
+  for (const auto& info : recovered.segments) {
+    CAIRN_TRY(add_or_update(info));
+  }
+  // Segments first, then the limit: a reader never sees an LSN before the
+  // segment holding it.
+  next_lsn_ = std::max(next_lsn_, recovered.next_lsn);
+  torn_tail_ = recovered.torn_tail_found;
+  report_ = std::move(recovered.report);
+  loaded_ = true;
+  return Status();
+}
+
+Status SnapshotImpl::add_or_update(const recovery::SegmentInfo& info) {
+  auto last = segments_.last();
+  if (last && last->base_lsn() >= info.base_lsn) {
+    auto known = segments_.find(info.base_lsn);
+    CAIRN_ASSERT(known != nullptr);
+    if (known->base_lsn() == info.base_lsn) {
+      set_extent(*known, info);
+      return Status();
+    }
+  }
+  CAIRN_ASSIGN_OR_RETURN(auto file,
+                         fs_->open(format::join_path(dir_, info.name), io::OpenMode::read_only));
+  auto segment = make_segment(dir_, info, std::move(file));
+  set_extent(*segment, info);
+  segments_.add(std::move(segment));
+  return Status();
+}
+
+Result<bool> SnapshotReader::next(EventView& out) {
+  if (!inner_) {
+    if (snapshot_.segments().size() == 0) {
+      return false;
+    }
+    SnapshotImpl* snapshot = &snapshot_;
+    inner_ = std::make_unique<engine::SegmentReader>(snapshot_.segments(), from_,
+                                                     [snapshot] { return snapshot->next_lsn(); });
+  }
+  return inner_->next(out);
+}
+
+Result<std::unique_ptr<SnapshotImpl>> open_snapshot(const std::string& dir) {
+  CAIRN_ASSIGN_OR_RETURN(auto fs, read_only_fs());
+  auto snapshot = std::make_unique<SnapshotImpl>(std::move(fs), dir);
+  CAIRN_TRY(snapshot->load());
+  return snapshot;
+}
+
+// --- verify ---------------------------------------------------------------------
+
+// Adds what one segment holds to the summary, up to `limit` (the LSN
+// recovery would keep up to).
+class VerifyCounter {
+ public:
+  VerifyCounter(VerifySummary& summary, std::uint64_t limit) : s_(summary), limit_(limit) {}
+  void operator()(const format::RecordView& view);
+  std::uint64_t stream_count() const { return streams_.size(); }
+
+ private:
+  VerifySummary& s_;
+  std::uint64_t limit_;
+  std::unordered_set<std::string> streams_;
+};
+
+void VerifyCounter::operator()(const format::RecordView& view) {
+  if (view.header.kind == kSealKind || view.header.lsn >= limit_) {
+    return;
+  }
+  s_.record_bytes += view.record_bytes;
+  format::BatchReader batch(view.body, view.header.lsn, view.header.event_count);
+  streams_.emplace(batch.stream());
+  EventView e;
+  while (batch.next(e) && e.lsn < limit_) {
+    ++s_.events;
+    s_.first_time_ns = std::min(s_.first_time_ns.value_or(e.time_ns), e.time_ns);
+    s_.last_time_ns = std::max(s_.last_time_ns.value_or(e.time_ns), e.time_ns);
+  }
+}
+
+}  // namespace
+
+const char* verdict_name(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::clean: return "clean";
+    case Verdict::torn_tail: return "torn tail only";
+    case Verdict::corruption: return "corruption";
+  }
+  return "unknown";
+}
+
+Result<MetaInfo> read_meta_file(const std::string& path) {
+  CAIRN_ASSIGN_OR_RETURN(auto fs, read_only_fs());
+  return read_meta(*fs, path);
+}
+
+Result<bool> is_directory(const std::string& path) {
+  CAIRN_ASSIGN_OR_RETURN(auto fs, read_only_fs());
+  auto names = fs->list(path);
+  if (names) {
+    return true;
+  }
+  if (names.error().sys_errno() == ENOTDIR) {
+    return false;
+  }
+  return names.error();
+}
+
+Result<SegmentSummary> dump_segment(const std::string& path, const DumpOptions& options,
+                                    DumpVisitor& visitor) {
+  CAIRN_ASSIGN_OR_RETURN(auto fs, read_only_fs());
+  return dump_segment_with(*fs, path, options, visitor, std::nullopt);
+}
+
+Result<RecoveryPreview> dump_directory(const std::string& directory, const DumpOptions& options,
+                                       DumpVisitor& visitor) {
+  CAIRN_ASSIGN_OR_RETURN(auto fs, read_only_fs());
+  CAIRN_ASSIGN_OR_RETURN(Listing listing, list_directory(*fs, directory));
+  if (!listing.has_meta && listing.segments.empty()) {
+    // Decided exactly as open would: empty, or not a Cairn log.
+    CAIRN_TRY(preview(*fs, directory, true).status());
+  }
+  std::optional<std::uint64_t> log_id;
+  if (listing.has_meta) {
+    auto meta = read_meta(*fs, format::join_path(directory, format::kMetaFileName));
+    if (meta) {
+      log_id = meta->log_id;
+      visitor.on_meta(*meta);
+    } else {
+      visitor.on_other_file({format::kMetaFileName, "meta file: " + meta.error().to_string()});
+    }
+  }
+  for (const auto& other : listing.others) {
+    visitor.on_other_file(other);
+  }
+  for (const auto& [base, name] : listing.segments) {
+    CAIRN_TRY(dump_segment_with(*fs, format::join_path(directory, name), options, visitor, log_id)
+                  .status());
+  }
+  CAIRN_ASSIGN_OR_RETURN(RecoveryPreview p, preview(*fs, directory, true));
+  visitor.on_recovery_preview(p);
+  return p;
+}
+
+Result<VerifySummary> verify(const std::string& directory,
+                             const std::function<void(const VerifyProgress&)>& progress) {
+  CAIRN_ASSIGN_OR_RETURN(auto fs, read_only_fs());
+  CAIRN_ASSIGN_OR_RETURN(RecoveryPreview p, preview(*fs, directory, true));
+  CAIRN_ASSIGN_OR_RETURN(Listing listing, list_directory(*fs, directory));
+  VerifySummary s;
+  s.verdict = p.verdict;
+  s.problem = p.error;
+  s.report = p.report;
+  s.next_lsn = p.next_lsn;
+  s.segments = listing.segments.size();
+  // Counts what recovery keeps; with corruption, what verifies before the
+  // first segment that does not end in its seal.
+  VerifyCounter count(s, p.verdict == Verdict::corruption ? std::numeric_limits<std::uint64_t>::max()
+                                                          : p.next_lsn);
+  bool counting = true;
+  VerifyProgress done{0, listing.segments.size()};
+  for (const auto& [base, name] : listing.segments) {
+    CAIRN_ASSIGN_OR_RETURN(auto file, fs->open(format::join_path(directory, name),
+                                               io::OpenMode::read_only));
+    CAIRN_ASSIGN_OR_RETURN(std::uint64_t bytes, file->size());
+    s.file_bytes += bytes;
+    auto header = recovery::read_segment_header(*file);
+    counting = counting && header.has_value();
+    if (counting) {
+      CAIRN_ASSIGN_OR_RETURN(auto scan, recovery::scan_segment(*file, *header, std::ref(count)));
+      counting = scan.sealed;
+    }
+    ++done.segments_done;
+    if (progress) {
+      progress(done);
+    }
+  }
+  s.streams = count.stream_count();
+  return s;
+}
+
+Result<std::vector<std::string>> recover(const std::string& directory, bool dry_run_only) {
+  CAIRN_ASSIGN_OR_RETURN(auto fs, read_only_fs());
+  CAIRN_ASSIGN_OR_RETURN(recovery::RecoveredLog looked, dry_run(*fs, directory, false));
+  if (looked.empty_directory) {
+    return Status::in_file(Errc::not_found, directory, "directory holds no log");
+  }
+  if (dry_run_only) {
+    return looked.report;
+  }
+  // The real thing is what open does, under the lock, with the log's own
+  // segment size for a segment it may have to create.
+  LogOptions options;
+  options.directory = directory;
+  options.create_if_missing = false;
+  options.backend = io::Backend::posix;
+  if (!looked.segments.empty()) {
+    options.segment_bytes = looked.segments.back().header.segment_bytes;
+    options.write_window_bytes = looked.segments.back().header.write_window_bytes;
+  }
+  CAIRN_ASSIGN_OR_RETURN(auto log, Log::open(options));
+  std::vector<std::string> lines;
+  std::string report = log->recovery_report();
+  for (std::size_t at = 0, nl; at < report.size(); at = nl + 1) {
+    nl = report.find('\n', at);
+    nl = nl == std::string::npos ? report.size() : nl;
+    lines.push_back(report.substr(at, nl - at));
+  }
+  CAIRN_TRY(log->close());
+  return lines;
+}
+
+Result<StatInfo> stat(const std::string& directory) {
+  CAIRN_ASSIGN_OR_RETURN(auto snapshot, open_snapshot(directory));
+  CAIRN_ASSIGN_OR_RETURN(auto fs, read_only_fs());
+  CAIRN_ASSIGN_OR_RETURN(Listing listing, list_directory(*fs, directory));
+  StatInfo s;
+  s.meta = snapshot->meta();
+  s.durable_lsn = snapshot->next_lsn();
+  s.torn_tail = snapshot->torn_tail();
+  s.report = snapshot->report();
+  s.recovery_point_present = listing.has_recovery_point;
+  s.other_files = listing.others;
+  s.index_state = "not built (this format revision has no index files)";
+  for (const auto& segment : snapshot->segments().snapshot()) {
+    CAIRN_ASSIGN_OR_RETURN(std::uint64_t bytes, segment->file->size());
+    s.segments.push_back({segment->name, bytes, segment->base_lsn(), segment->end_lsn.load(),
+                          segment->sealed.load()});
+    s.file_bytes += bytes;
+  }
+  std::unordered_set<std::string> streams;
+  auto reader = snapshot->read_from(0);
+  EventView e;
+  while (true) {
+    CAIRN_ASSIGN_OR_RETURN(bool more, reader->next(e));
+    if (!more) {
+      break;
+    }
+    ++s.event_count;
+    if (streams.find(std::string(e.stream)) == streams.end()) {
+      streams.emplace(e.stream);
+    }
+  }
+  s.stream_count = streams.size();
+  return s;
+}
+
+Result<std::unique_ptr<Snapshot>> Snapshot::open(const std::string& directory) {
+  CAIRN_ASSIGN_OR_RETURN(auto snapshot, open_snapshot(directory));
+  return std::unique_ptr<Snapshot>(std::move(snapshot));
+}
+
+}  // namespace cairn::inspect
