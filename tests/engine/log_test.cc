@@ -183,7 +183,8 @@ TEST_CASE("log: an event of exactly event_bytes_max is accepted and one byte mor
   // type "t" (1 byte) + data.
   auto ok = append_one(*log, "s", std::string(1023, 'm'));
   CHECK(ok.first_lsn == 0);
-  NewEvent big = event(std::string(1024, 'm'));
+  const std::string big_data(1024, 'm');
+  NewEvent big = event(big_data);
   auto r = log->append("s", ExpectedVersion::any(), {&big, 1});
   REQUIRE_FALSE(r.has_value());
   CHECK(r.error().code() == Errc::invalid_argument);
@@ -346,7 +347,8 @@ TEST_CASE("log: running out of space while preparing a segment poisons with no_s
   fault->enospc_after_bytes(fault->bytes_written() + 40'000);
   Status last;
   for (int i = 0; i < 200 && last.ok(); ++i) {
-    NewEvent e = event(payload(i, 1000));
+    const std::string data = payload(i, 1000);
+    NewEvent e = event(data);
     last = log->append("s", ExpectedVersion::any(), {&e, 1}).status();
   }
   REQUIRE_FALSE(last.ok());
