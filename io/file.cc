@@ -1,0 +1,17 @@
+// The default File::write_and_sync: the portable meaning of "write these,
+// then make them durable". Backends with a better primitive (posix pwritev,
+// io_uring linked writes + fdatasync) override it; wrappers such as the
+// crash model and the fault injector keep this one, so each write_at and the
+// sync are separate operations they can fail or drop one by one.
+#include <cairn/file_system.h>
+
+namespace cairn::io {
+
+Status File::write_and_sync(std::span<const WriteOp> ops) {
+  for (const WriteOp& op : ops) {
+    CAIRN_TRY(write_at(op.position, op.bytes));
+  }
+  return sync_data();
+}
+
+}  // namespace cairn::io

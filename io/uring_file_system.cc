@@ -1,0 +1,251 @@
+#include "io/uring_file_system.h"
+
+#include <cairn/assert.h>
+
+#include <liburing.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace cairn::io {
+
+namespace {
+
+// user_data of the fsync SQE; writes carry their index in UringFile::pieces_.
+constexpr std::uint64_t kFsyncTag = std::numeric_limits<std::uint64_t>::max();
+
+// The kernel writes at most MAX_RW_COUNT (just under 2 GiB) per call and
+// returns a short count beyond it, which this backend treats as an error; so
+// larger ops are split into pieces that are never expected to be short.
+constexpr std::size_t kMaxPieceBytes = std::size_t{1} << 30;
+
+// One SQE's worth of a WriteOp.
+struct Piece {
+  std::uint64_t position;
+  const std::byte* data;
+  unsigned len;
+};
+
+// The completion that explains a failed round: a real error beats a
+// cancellation (which only follows one), an earlier op beats a later one.
+struct Failure {
+  Status status;
+  std::uint64_t tag = kFsyncTag;
+
+  bool explains_better_than(const Failure& other) const {
+    if (other.status.ok()) {
+      return true;
+    }
+    return std::make_tuple(status.sys_errno() == ECANCELED, tag) <
+           std::make_tuple(other.status.sys_errno() == ECANCELED, other.tag);
+  }
+};
+
+class UringFile final : public PosixFile {
+ public:
+  UringFile(int fd, std::string path, unsigned ring_entries)
+      : PosixFile(fd, std::move(path)), ring_entries_(ring_entries) {}
+  ~UringFile() override { reset_ring(); }
+
+  Status write_and_sync(std::span<const WriteOp> ops) override;
+
+ private:
+  Status ensure_ring();
+  void reset_ring();
+  void split(std::span<const WriteOp> ops);
+  Status submit_round(std::size_t first, std::size_t count, bool with_fsync);
+  Status submit_and_reap(unsigned count);
+  Status reap(unsigned count);
+  Status check(std::uint64_t tag, int res) const;
+
+  unsigned ring_entries_;
+  bool ring_ready_ = false;
+  io_uring ring_{};
+  // Reused across batches so the commit path does not allocate.
+  std::vector<Piece> pieces_;
+};
+
+Status UringFile::write_and_sync(std::span<const WriteOp> ops) {
+  CAIRN_TRY(ensure_ring());
+  split(ops);
+  // A round fills the ring at most once, and each round completes before the
+  // next is submitted; only the last round carries the fsync, so the fsync
+  // still comes after every write of the batch.
+  const std::size_t capacity = ring_.sq.ring_entries;
+  std::size_t first = 0;
+  for (;;) {
+    const std::size_t left = pieces_.size() - first;
+    if (left + 1 <= capacity) {
+      return submit_round(first, left, /*with_fsync=*/true);
+    }
+    const std::size_t count = std::min(left, capacity);
+    CAIRN_TRY(submit_round(first, count, /*with_fsync=*/false));
+    first += count;
+  }
+}
+
+Status UringFile::ensure_ring() {
+  if (ring_ready_) {
+    return Status();
+  }
+  // Made on first use, not at open: readers and recovery open many files
+  // that are never written through a batch.
+  const int ret = io_uring_queue_init(ring_entries_, &ring_, 0);
+  if (ret < 0) {
+    return sys_error(path(), "io_uring_queue_init", -ret);
+  }
+  ring_ready_ = true;
+  return Status();
+}
+
+void UringFile::reset_ring() {
+  if (ring_ready_) {
+    io_uring_queue_exit(&ring_);
+    ring_ready_ = false;
+  }
+}
+
+void UringFile::split(std::span<const WriteOp> ops) {
+  pieces_.clear();
+  for (const WriteOp& op : ops) {
+    for (std::size_t done = 0; done < op.bytes.size(); done += kMaxPieceBytes) {
+      const std::size_t len = std::min(kMaxPieceBytes, op.bytes.size() - done);
+      pieces_.push_back(Piece{op.position + done, op.bytes.data() + done,
+                              static_cast<unsigned>(len)});
+    }
+  }
+}
+
+Status UringFile::submit_round(std::size_t first, std::size_t count, bool with_fsync) {
+  const std::size_t end = first + count;
+  for (std::size_t i = first; i < end; ++i) {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    CAIRN_ASSERT_MSG(sqe != nullptr, "a round never exceeds the ring, which is empty between rounds");
+    const Piece& piece = pieces_[i];
+    io_uring_prep_write(sqe, fd(), piece.data, piece.len, piece.position);
+    io_uring_sqe_set_data64(sqe, i);
+    // Linked, so a failed or short write cancels everything after it,
+    // the fsync included: the batch can never be reported durable.
+    if (i + 1 < end || with_fsync) {
+      io_uring_sqe_set_flags(sqe, IOSQE_IO_LINK);
+    }
+  }
+  if (with_fsync) {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    CAIRN_ASSERT_MSG(sqe != nullptr, "the last round leaves room for its fsync");
+    io_uring_prep_fsync(sqe, fd(), IORING_FSYNC_DATASYNC);
+    io_uring_sqe_set_data64(sqe, kFsyncTag);
+  }
+  return submit_and_reap(static_cast<unsigned>(count + (with_fsync ? 1 : 0)));
+}
+
+Status UringFile::submit_and_reap(unsigned count) {
+  int ret = 0;
+  do {
+    // One io_uring_enter submits the round and waits for all of it.
+    ret = io_uring_submit_and_wait(&ring_, count);
+    // A signal may interrupt the wait after the kernel took the SQEs; only
+    // resubmit when it took none.
+  } while (ret == -EINTR && io_uring_sq_ready(&ring_) == count);
+  const unsigned taken = count - io_uring_sq_ready(&ring_);
+  Status status = reap(taken);
+  if (taken < count) {
+    // The kernel refused some SQEs, which stay queued: drop the ring so they
+    // never run (the next batch makes a new one) and fail the batch.
+    reset_ring();
+    if (status.ok()) {
+      const int err = ret < 0 ? -ret : 0;
+      status = Status::in_file(Errc::io_error, path(),
+                               "io_uring_enter took " + std::to_string(taken) + " of " +
+                                   std::to_string(count) + " operations: " + errno_text(err),
+                               err);
+    }
+  }
+  return status;
+}
+
+Status UringFile::reap(unsigned count) {
+  Failure worst;
+  for (unsigned i = 0; i < count; ++i) {
+    io_uring_cqe* cqe = nullptr;
+    int ret = 0;
+    do {
+      ret = io_uring_wait_cqe(&ring_, &cqe);
+    } while (ret == -EINTR);
+    // Returning with writes still in flight would let them land later from
+    // buffers the caller may reuse; this fails only if our ring is broken.
+    CAIRN_ASSERT_MSG(ret == 0, "io_uring_wait_cqe fails only on a broken ring");
+    const std::uint64_t tag = io_uring_cqe_get_data64(cqe);
+    Failure failure{check(tag, cqe->res), tag};
+    io_uring_cqe_seen(&ring_, cqe);
+    if (!failure.status.ok() && failure.explains_better_than(worst)) {
+      worst = std::move(failure);
+    }
+  }
+  return worst.status;
+}
+
+// Every completion is checked: an error, a cancellation and a short write
+// all fail the batch (a short write inside a linked chain has already
+// cancelled the rest of it).
+Status UringFile::check(std::uint64_t tag, int res) const {
+  const bool is_fsync = tag == kFsyncTag;
+  const std::string what =
+      is_fsync ? std::string("fdatasync (io_uring)")
+               : "write (io_uring) at " + std::to_string(pieces_[tag].position);
+  if (res == -ECANCELED) {
+    return Status::in_file(Errc::io_error, path(),
+                           what + ": cancelled because an earlier linked operation failed",
+                           ECANCELED);
+  }
+  if (res < 0) {
+    return sys_error(path(), what, -res);
+  }
+  if (!is_fsync && static_cast<unsigned>(res) != pieces_[tag].len) {
+    return Status::in_file(Errc::io_error, path(),
+                           what + ": short write (" + std::to_string(res) + " of " +
+                               std::to_string(pieces_[tag].len) + " bytes)");
+  }
+  return Status();
+}
+
+}  // namespace
+
+Status probe_io_uring() {
+  io_uring ring{};
+  const int ret = io_uring_queue_init(2, &ring, 0);
+  if (ret < 0) {
+    return Status::error(Errc::io_error, "io_uring_queue_init failed: " + errno_text(-ret), -ret);
+  }
+  io_uring_probe* probe = io_uring_get_probe_ring(&ring);
+  const bool has_ops = probe != nullptr && io_uring_opcode_supported(probe, IORING_OP_WRITE) &&
+                       io_uring_opcode_supported(probe, IORING_OP_FSYNC);
+  if (probe != nullptr) {
+    io_uring_free_probe(probe);
+  }
+  io_uring_queue_exit(&ring);
+  if (!has_ops) {
+    return Status::error(Errc::io_error,
+                         "io_uring has no IORING_OP_WRITE/IORING_OP_FSYNC or cannot be probed "
+                         "(kernel older than 5.6?)");
+  }
+  return Status();
+}
+
+UringFileSystem::UringFileSystem(unsigned ring_entries) : ring_entries_(ring_entries) {
+  // Two: one write and its fsync. 4096: far above any batch, and well under
+  // the kernel's limit, so io_uring_queue_init never fails for the size.
+  CAIRN_ASSERT_MSG(ring_entries >= 2 && ring_entries <= 4096, "ring size out of range");
+}
+
+std::unique_ptr<File> UringFileSystem::make_file(int fd, const std::string& path) {
+  return std::make_unique<UringFile>(fd, path, ring_entries_);
+}
+
+}  // namespace cairn::io
