@@ -39,6 +39,7 @@ GroupCommitter::GroupCommitter(SegmentStore& store, SegmentSet& segments,
       durable_lsn_(tail.end.next_lsn),
       place_base_(tail.tail->base_lsn()),
       place_position_(tail.end.position),
+      place_seal_position_(tail.tail->seal_position()),
       last_time_ns_(tail.last_time_ns),
       stream_heads_(std::move(stream_heads)),
       tail_(std::move(tail.tail)),
@@ -116,14 +117,14 @@ Status GroupCommitter::check_expected(std::string_view stream, ExpectedVersion e
 // slot, a roll item ends the current segment; the record starts the next,
 // whose base LSN is the next LSN. Runs under mu_.
 void GroupCommitter::place(std::size_t record_bytes) {
-  const std::uint64_t seal_position = config_.segment_bytes - format::kSealRecordBytes;
-  if (place_position_ + record_bytes <= seal_position) {
+  if (place_position_ + record_bytes <= place_seal_position_) {
     return;
   }
   fill_.items.push_back(Item{0, 0, 0, next_lsn_, true});
   place_base_ = next_lsn_;
   place_position_ = format::kSegmentHeaderBlockBytes;
-  CAIRN_ASSERT_MSG(place_position_ + record_bytes <= seal_position,
+  place_seal_position_ = config_.segment_bytes - format::kSealRecordBytes;
+  CAIRN_ASSERT_MSG(place_position_ + record_bytes <= place_seal_position_,
                    "segment_bytes was validated to hold one largest record");
 }
 
@@ -224,6 +225,14 @@ Status GroupCommitter::wait_durable(std::uint64_t lsn_end) {
     fill_.needs_sync = true;
   }
   return wait_locked(lock, lsn_end);
+}
+
+std::uint64_t GroupCommitter::wait_durable_beyond(std::uint64_t lsn,
+                                                  std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  durable_cv_.wait_for(lock, timeout,
+                       [&] { return durable_lsn_ > lsn || stopping_ || !poison_.ok(); });
+  return durable_lsn_;
 }
 
 std::uint64_t GroupCommitter::durable_lsn() const {

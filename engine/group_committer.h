@@ -21,6 +21,7 @@
 #include <cairn/log.h>
 #include <cairn/status.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -71,6 +72,10 @@ class GroupCommitter {
   Result<AppendResult> append(std::string_view stream, ExpectedVersion expected,
                               std::span<const NewEvent> events, Durability durability);
   Status wait_durable(std::uint64_t lsn_end);
+  // Blocks until the durable LSN exceeds `lsn`, the log stops or `timeout`
+  // passes; returns the durable LSN then. For subscriptions: they wake only
+  // after events are durable.
+  std::uint64_t wait_durable_beyond(std::uint64_t lsn, std::chrono::milliseconds timeout);
   std::uint64_t durable_lsn() const;
   std::uint64_t readable_lsn() const;
   std::uint64_t next_lsn() const;
@@ -133,6 +138,9 @@ class GroupCommitter {
   std::uint64_t sync_wanted_ = 0;  // wait_durable() asked for LSNs below this
   std::uint64_t place_base_;      // base LSN of the segment the next record goes to
   std::uint64_t place_position_;  // position of the next record in it
+  // Its seal slot: from its own header (a log reopened with another
+  // segment_bytes keeps the tail's size), then from the options after a roll.
+  std::uint64_t place_seal_position_;
   std::int64_t last_time_ns_;
   std::unordered_map<std::string, std::uint64_t> stream_heads_;  // stream -> next version
   Status poison_;

@@ -11,6 +11,7 @@
 #include "engine/group_committer.h"
 #include "engine/options.h"
 #include "engine/reader.h"
+#include "engine/reads.h"
 #include "engine/segment_set.h"
 #include "engine/segment_store.h"
 #include "format/layout.h"
@@ -56,6 +57,16 @@ class LogImpl final : public Log {
     return std::unique_ptr<LogReader>(std::make_unique<SegmentReader>(
         segments_, lsn, [committer] { return committer->readable_lsn(); }));
   }
+  Result<std::unique_ptr<LogReader>> read(const ReadOptions& options) override {
+    return make_reader(read_context(), options);
+  }
+  Result<std::uint64_t> lsn_after_time(std::int64_t time_ns) override {
+    return find_lsn_after_time(read_context(), time_ns);
+  }
+  Result<std::unique_ptr<Subscription>> subscribe(const SubscribeOptions& options,
+                                                  EventHandler handler) override {
+    return make_subscription(read_context(), options, std::move(handler));
+  }
   const std::string& recovery_report() const override { return report_; }
   Durability default_durability() const override { return options_.durability; }
   LogStats stats() const override;
@@ -68,6 +79,7 @@ class LogImpl final : public Log {
   Status rebuild_stream_heads(std::uint64_t next_lsn, TailState& tail,
                               std::unordered_map<std::string, std::uint64_t>& heads);
   void notice(const std::string& line);
+  ReadContext read_context() { return ReadContext{&segments_, committer_.get()}; }
 
   LogOptions options_;
   std::shared_ptr<io::FileSystem> fs_;

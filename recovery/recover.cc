@@ -265,26 +265,31 @@ Status Recovery::recover_tail(SegmentInfo& info, io::File& file) {
   info.sealed = scan.sealed;
   info.end = scan.end;
   info.end_lsn = scan.end.next_lsn;
+  // V: where the records end and the writer continues (see fill_facts).
+  const std::uint64_t v = scan.sealed ? scan.end.position : scan.facts.valid_end;
+  info.end.position = v;
   if (d.action == TailAction::refuse) {
-    return Status::at(Errc::corruption, file.path(), scan.end.position, d.reason);
+    return Status::at(Errc::corruption, file.path(), v, d.reason);
   }
   if (d.action == TailAction::zero_fill) {
     log_.torn_tail_found = true;
-    note(info.name + ":" + std::to_string(scan.end.position) + ": " + d.reason + "; " +
+    note(info.name + ":" + std::to_string(v) + ": " + d.reason + "; " +
          (opt_.dry_run ? "would zero-fill" : "zero-filled") + " from position " +
-         std::to_string(scan.end.position));
+         std::to_string(v));
     if (!opt_.dry_run) {
       CAIRN_TRY(zero_fill(info, file, scan));
     }
   }
-  if (scan.file_bytes < info.header.segment_bytes && d.action == TailAction::clean) {
+  // SPEC.md 10.4: after a clean or zero-fill decision a short file is
+  // extended, and this is reported (zero_fill() above already extended it).
+  if (scan.file_bytes < info.header.segment_bytes) {
     if (opt_.strict) {
       return Status::at(Errc::corruption, file.path(), scan.file_bytes,
                         "file is shorter than its segment size; strict mode refuses to extend it");
     }
     note(info.name + ": file shorter than its segment size; " +
          (opt_.dry_run ? "would extend" : "extended") + " with zeros");
-    if (!opt_.dry_run) {
+    if (!opt_.dry_run && d.action == TailAction::clean) {
       CAIRN_TRY(file.truncate(info.header.segment_bytes));
       CAIRN_TRY(file.sync_data());
     }
@@ -312,7 +317,7 @@ Status Recovery::handle_unreadable_last(const std::string& name, const Status& w
 }
 
 Status Recovery::zero_fill(const SegmentInfo& info, io::File& file, const SegmentScan& scan) {
-  const std::uint64_t from = scan.end.position;
+  const std::uint64_t from = scan.facts.valid_end;
   const std::uint64_t to = std::min<std::uint64_t>(
       scan.file_bytes,
       scan.facts.seal_slot_nonzero ? info.header.segment_bytes : scan.facts.nonzero_end);

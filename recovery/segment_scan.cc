@@ -34,10 +34,15 @@ std::uint64_t nonzero_end(std::span<const std::byte> bytes, std::uint64_t from, 
   return from;
 }
 
-void fill_facts(SegmentScan& scan, std::span<const std::byte> bytes) {
+// `valid_end`: the position after the last batch record that verified.
+// It differs from the stop position only when the scan went on over zeros to
+// a seal slot that does not verify; V is then the end of the records, not the
+// slot, so that the recovered tail continues where its records end and a
+// second recovery (after the zero-fill) finds the same V.
+void fill_facts(SegmentScan& scan, std::span<const std::byte> bytes, std::uint64_t valid_end) {
   TailFacts& f = scan.facts;
   f.stop = scan.stop;
-  f.valid_end = scan.end.position;
+  f.valid_end = valid_end;
   f.next_lsn = scan.end.next_lsn;
   f.write_window_bytes = scan.header.write_window_bytes;
   if (scan.sealed) {
@@ -124,12 +129,13 @@ Result<SegmentScan> scan_segment(const io::File& file, const format::SegmentHead
       scan.end = scanner.state();
     }
   }
+  const std::uint64_t records_end = scan.end.position;
   if (!scan.sealed) {
     scan.end = scanner.state();
   }
   scan.stop = scanner.stop();
   scan.detail = scanner.detail();
-  fill_facts(scan, bytes);
+  fill_facts(scan, bytes, records_end);
   return scan;
 }
 

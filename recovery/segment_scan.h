@@ -32,7 +32,11 @@ struct SegmentScan {
   format::SegmentHeader header;
   std::uint64_t seed = 0;
   std::uint64_t file_bytes = 0;
-  format::ScanState end;  // after the last batch record that verified
+  // After the last batch record that verified; when not sealed, the state at
+  // the stop (its position is where the scan stopped, which after zeros and
+  // a seal slot that does not verify is the slot; facts.valid_end is then
+  // the end of the records).
+  format::ScanState end;
   format::ScanStop stop = format::ScanStop::none;
   std::string detail;
   bool sealed = false;

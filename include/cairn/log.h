@@ -15,6 +15,7 @@
 #include <cairn/file_system.h>
 #include <cairn/status.h>
 
+#include <climits>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -110,6 +111,58 @@ class LogReader {
   virtual Result<bool> next(EventView& out) = 0;
 };
 
+enum class Direction : std::uint8_t { forward, backward };
+
+// What to read. Global reads walk the log by LSN; stream reads (stream set)
+// walk one stream by version. Every read sees only durable events (plus
+// events appended with Durability::none once written).
+struct ReadOptions {
+  // Global reads: the first LSN (forward) or the last LSN (backward; the
+  // default ~0 means "from the end").
+  std::uint64_t from_lsn = 0;
+  // Stream reads: the stream, and the first version (forward) or the last
+  // version (backward; ~0 = from the stream's head).
+  std::string stream;
+  std::uint64_t from_version = 0;
+  Direction direction = Direction::forward;
+  std::uint64_t limit = ~0ull;  // at most this many events
+  // "As of" reads: only events with LSN < until_lsn, and recorded at or
+  // before until_time_ns.
+  std::uint64_t until_lsn = ~0ull;
+  std::int64_t until_time_ns = INT64_MAX;
+  // Filters on global reads: stream-name prefix (a category such as
+  // "account-") and exact event type. Empty = no filter.
+  std::string stream_prefix;
+  std::string event_type;
+};
+
+// A live subscription: the handler is called for every matching event in
+// LSN order, first the history from the start point (catch-up), then new
+// events as they become durable, with no gap and no duplicate at the switch.
+// The handler runs on the subscription's own thread; a slow handler delays
+// only its own subscription. Destroying the object (or stop()) ends it.
+class Subscription {
+ public:
+  virtual ~Subscription() = default;
+  // Stops and joins the subscription thread; the handler is not called after.
+  virtual void stop() = 0;
+  // The LSN after the last event handed to the handler: the checkpoint an
+  // application stores to resume with SubscribeOptions::from_lsn.
+  virtual std::uint64_t position() const = 0;
+  // OK while running; the error that ended it otherwise (e.g. corruption).
+  virtual Status status() const = 0;
+};
+
+struct SubscribeOptions {
+  std::uint64_t from_lsn = 0;
+  std::string stream;         // only this stream (empty = all)
+  std::string stream_prefix;  // only streams with this prefix
+  std::string event_type;     // only this type
+};
+
+// Called with each event; return false to end the subscription.
+using EventHandler = std::function<bool(const EventView&)>;
+
 struct LogStats {
   std::uint64_t next_lsn = 0;
   std::uint64_t durable_lsn = 0;
@@ -150,6 +203,14 @@ class Log {
   virtual std::uint64_t next_version(std::string_view stream) const = 0;
 
   virtual Result<std::unique_ptr<LogReader>> read_from(std::uint64_t lsn) = 0;
+  // General reads: streams forward or backward, "as of" an LSN or a time,
+  // filters by category and type (see ReadOptions).
+  virtual Result<std::unique_ptr<LogReader>> read(const ReadOptions& options) = 0;
+  // The first LSN whose event was recorded after `time_ns` (next_lsn() if
+  // none): "the log as of time T" is every LSN below it.
+  virtual Result<std::uint64_t> lsn_after_time(std::int64_t time_ns) = 0;
+  virtual Result<std::unique_ptr<Subscription>> subscribe(const SubscribeOptions& options,
+                                                          EventHandler handler) = 0;
 
   // What open() found and did, one line per action.
   virtual const std::string& recovery_report() const = 0;
