@@ -167,7 +167,11 @@ class MemFileSystem : public io::FileSystem {
   // crash(). Typical use:
   //   fs.freeze_after_ops(k); run_workload(); fs.crash(policy, seed);
   void freeze_after_ops(std::uint64_t n);
-  // True once the freeze has cut the power (not merely been armed).
+  // Cuts the power now: from this call every operation fails as above until
+  // crash(). Use it to stop the application at a point of your choosing, then
+  // destroy its objects (whose shutdown then has no effect), then crash().
+  void cut_power();
+  // True once the power is cut (by the freeze or cut_power(); not merely armed).
   bool frozen() const;
 
   // --- introspection for tests (not counted, work even when frozen) --------
