@@ -27,11 +27,13 @@ void GroupCommitter::Batch::clear() {
   needs_sync = false;
 }
 
-GroupCommitter::GroupCommitter(SegmentStore& store, SegmentSet& segments,
+GroupCommitter::GroupCommitter(SegmentStore& store, SegmentSet& segments, IndexStore& indexes,
                                const CommitterConfig& config, TailState tail,
-                               std::unordered_map<std::string, std::uint64_t> stream_heads)
+                               HeadResolver resolve_head)
     : store_(store),
       segments_(segments),
+      indexes_(indexes),
+      resolve_head_(std::move(resolve_head)),
       config_(config),
       preparer_(store, config.segment_bytes, config.prepare_in_background),
       next_lsn_(tail.end.next_lsn),
@@ -41,7 +43,6 @@ GroupCommitter::GroupCommitter(SegmentStore& store, SegmentSet& segments,
       place_position_(tail.end.position),
       place_seal_position_(tail.tail->seal_position()),
       last_time_ns_(tail.last_time_ns),
-      stream_heads_(std::move(stream_heads)),
       tail_(std::move(tail.tail)),
       chain_(tail.end.chain),
       record_count_(tail.end.record_count) {
@@ -99,8 +100,9 @@ Status GroupCommitter::validate(std::string_view stream, std::span<const NewEven
 Status GroupCommitter::check_expected(std::string_view stream, ExpectedVersion expected,
                                       std::uint64_t* next_version) const {
   auto it = stream_heads_.find(std::string(stream));
-  const bool exists = it != stream_heads_.end();
-  *next_version = exists ? it->second : 0;
+  CAIRN_ASSERT_MSG(it != stream_heads_.end(), "ensure_head() ran first");
+  const bool exists = it->second > 0;
+  *next_version = it->second;
   bool ok = expected.is_any() || (expected.is_no_stream() && !exists) ||
             (expected.is_stream_exists() && exists) ||
             (expected.is_exact() && exists && it->second == expected.exact_version() + 1);
@@ -159,6 +161,10 @@ Result<AppendResult> GroupCommitter::append(std::string_view stream, ExpectedVer
   }
   if (stopping_) {
     return Status::error(Errc::closed, "log is closed");
+  }
+  CAIRN_TRY(ensure_head(lock, stream));
+  if (!poison_.ok() || stopping_) {
+    return Status::error(stopping_ ? Errc::closed : Errc::poisoned, "log closed or poisoned");
   }
   std::uint64_t first_version = 0;
   CAIRN_TRY(check_expected(stream, expected, &first_version));
@@ -250,10 +256,27 @@ std::uint64_t GroupCommitter::next_lsn() const {
   return next_lsn_;
 }
 
-std::uint64_t GroupCommitter::next_version(std::string_view stream) const {
-  std::lock_guard lock(mu_);
-  auto it = stream_heads_.find(std::string(stream));
-  return it == stream_heads_.end() ? 0 : it->second;
+Status GroupCommitter::ensure_head(std::unique_lock<std::mutex>& lock, std::string_view stream) {
+  if (stream_heads_.count(std::string(stream)) != 0) {
+    return Status();
+  }
+  // Streams appended to since open are in the map, so a miss means the
+  // stream's events (if any) are in segments as they were at open: stable,
+  // and safe to read without the lock.
+  lock.unlock();
+  auto next = resolve_head_(stream);
+  lock.lock();
+  if (!next) {
+    return next.error();
+  }
+  stream_heads_.try_emplace(std::string(stream), *next);  // a racing append wins
+  return Status();
+}
+
+Result<std::uint64_t> GroupCommitter::next_version(std::string_view stream) {
+  std::unique_lock lock(mu_);
+  CAIRN_TRY(ensure_head(lock, stream));
+  return stream_heads_.find(std::string(stream))->second;
 }
 
 std::size_t GroupCommitter::stream_count() const {
@@ -354,6 +377,7 @@ Status GroupCommitter::commit(Batch& batch) {
     const std::uint64_t checksum = format::restamp_prior_durable(record, tail_->seed, stamp);
     chain_ = format::chain_step(chain_, checksum);
     record_count_ += 1;
+    index_record(record, item.position);
     // Records are contiguous in the buffer and in the file: one write each run.
     if (!ops.empty() && ops.back().position + ops.back().bytes.size() == item.position &&
         ops.back().bytes.data() + ops.back().bytes.size() == record.data()) {
@@ -388,6 +412,14 @@ Status GroupCommitter::commit(Batch& batch) {
   return Status();
 }
 
+void GroupCommitter::index_record(std::span<const std::byte> record, std::uint64_t position) {
+  const format::RecordHeader header = format::load_record_header(record.data());
+  const format::RecordView view{position, header,
+                                record.subspan(format::kRecordHeaderBytes, header.body_bytes),
+                                record.size()};
+  tail_->index->add_record(view, chain_);
+}
+
 // Seals the tail (its records and the seal durable together), then makes
 // the next segment durable before any record is written into it.
 Status GroupCommitter::roll(std::vector<io::WriteOp>& ops, const Item& item, std::uint64_t stamp) {
@@ -402,9 +434,14 @@ Status GroupCommitter::roll(std::vector<io::WriteOp>& ops, const Item& item, std
     std::lock_guard lock(mu_);
     stats_.fsync_count += 1;
   }
+  tail_->end_chain = chain_;
   tail_->end_lsn.store(item.lsn_end);
   tail_->sealed.store(true);
   tail_->readable_end.store(tail_->header.segment_bytes);
+  if (Status s = indexes_.write(*tail_, *tail_->index); !s.ok()) {
+    // Derived data: the next open rebuilds a missing index.
+    s.ignore();
+  }
   CAIRN_ASSIGN_OR_RETURN(auto prepared, preparer_.take());
   format::SegmentHeader header = tail_->header;
   header.base_lsn = item.lsn_end;
@@ -413,6 +450,8 @@ Status GroupCommitter::roll(std::vector<io::WriteOp>& ops, const Item& item, std
   header.index_interval_bytes = config_.index_interval_bytes;
   header.created_time_ns = now_ns();
   CAIRN_ASSIGN_OR_RETURN(auto next, store_.create_segment(header, std::move(prepared)));
+  next->index = std::make_shared<SegmentIndex>(config_.log_id, header.base_lsn,
+                                               config_.index_interval_bytes);
   segments_.add(next);
   {
     std::lock_guard lock(mu_);

@@ -21,6 +21,8 @@
 #include <cairn/log.h>
 #include <cairn/status.h>
 
+#include <functional>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -31,6 +33,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/index_store.h"
 #include "engine/segment.h"
 #include "engine/segment_set.h"
 #include "engine/segment_store.h"
@@ -63,8 +66,12 @@ struct CommitterStats {
 
 class GroupCommitter {
  public:
-  GroupCommitter(SegmentStore& store, SegmentSet& segments, const CommitterConfig& config,
-                 TailState tail, std::unordered_map<std::string, std::uint64_t> stream_heads);
+  // Finds the next version of a stream that no append since open has
+  // touched, from the segment indexes (I/O; called without the lock).
+  using HeadResolver = std::function<Result<std::uint64_t>(std::string_view stream)>;
+
+  GroupCommitter(SegmentStore& store, SegmentSet& segments, IndexStore& indexes,
+                 const CommitterConfig& config, TailState tail, HeadResolver resolve_head);
   ~GroupCommitter();
   GroupCommitter(const GroupCommitter&) = delete;
   GroupCommitter& operator=(const GroupCommitter&) = delete;
@@ -79,7 +86,7 @@ class GroupCommitter {
   std::uint64_t durable_lsn() const;
   std::uint64_t readable_lsn() const;
   std::uint64_t next_lsn() const;
-  std::uint64_t next_version(std::string_view stream) const;
+  Result<std::uint64_t> next_version(std::string_view stream);
   std::size_t stream_count() const;
   CommitterStats stats() const;
 
@@ -110,6 +117,10 @@ class GroupCommitter {
                   std::size_t* record_bytes) const;
   Status check_expected(std::string_view stream, ExpectedVersion expected,
                         std::uint64_t* next_version) const;
+  // Makes sure stream_heads_ holds `stream`, resolving it from the indexes
+  // if needed. Called with `lock` held; may release it meanwhile.
+  Status ensure_head(std::unique_lock<std::mutex>& lock, std::string_view stream);
+  void index_record(std::span<const std::byte> record, std::uint64_t position);
   void place(std::size_t record_bytes);
   void stamp_times(std::span<const NewEvent> events, std::vector<NewEvent>& stamped);
   Status wait_locked(std::unique_lock<std::mutex>& lock, std::uint64_t lsn_end);
@@ -123,6 +134,8 @@ class GroupCommitter {
 
   SegmentStore& store_;
   SegmentSet& segments_;
+  IndexStore& indexes_;
+  HeadResolver resolve_head_;
   const CommitterConfig config_;
   SegmentPreparer preparer_;
 
@@ -142,7 +155,9 @@ class GroupCommitter {
   // segment_bytes keeps the tail's size), then from the options after a roll.
   std::uint64_t place_seal_position_;
   std::int64_t last_time_ns_;
-  std::unordered_map<std::string, std::uint64_t> stream_heads_;  // stream -> next version
+  // stream -> next version, for every stream appended to or resolved since
+  // open (0: resolved, has no events).
+  std::unordered_map<std::string, std::uint64_t> stream_heads_;
   Status poison_;
   bool stopping_ = false;
   bool committer_exited_ = false;

@@ -10,7 +10,9 @@
 #include <cerrno>
 #include <limits>
 #include <unordered_set>
+#include <vector>
 
+#include "engine/options.h"
 #include "engine/reader.h"
 #include "engine/segment.h"
 #include "engine/segment_set.h"
@@ -33,6 +35,8 @@ using format::kSealRecordBytes;
 using format::kSegmentHeaderBlockBytes;
 
 constexpr std::uint16_t kSealKind = static_cast<std::uint16_t>(format::RecordKind::seal);
+// Bytes a --follow poll reads after the tail's end; more are read next poll.
+constexpr std::uint64_t kFollowReadBytes = 1u << 20;
 
 // Read-only work needs no io_uring ring; posix avoids its set-up and its
 // fallback notice.
@@ -208,8 +212,10 @@ BadRegion describe_region(std::string_view segment, std::span<const std::byte> b
 class SegmentDumper {
  public:
   SegmentDumper(io::FileSystem& fs, std::string path, const DumpOptions& options,
-                DumpVisitor& visitor, std::optional<std::uint64_t> log_id)
-      : fs_(fs), path_(std::move(path)), options_(options), visitor_(visitor), log_id_(log_id) {}
+                DumpVisitor& visitor, std::optional<std::uint64_t> log_id, bool is_last)
+      : fs_(fs), path_(std::move(path)), options_(options), visitor_(visitor), log_id_(log_id) {
+    s_.last_segment = is_last;
+  }
 
   Result<SegmentSummary> run();
 
@@ -309,9 +315,8 @@ void SegmentDumper::take_scan(const recovery::SegmentScan& scan) {
   s_.stop_detail = scan.detail;
   s_.nonzero_end = std::max(scan.facts.nonzero_end, scan.facts.valid_end);
   s_.later_records = scan.facts.later_records;
-  // Judged as the last segment of its log: the most lenient reading.
   recovery::TailFacts facts = scan.facts;
-  facts.is_last_segment = true;
+  facts.is_last_segment = s_.last_segment;
   facts.strict = false;
   const recovery::TailDecision d = recovery::decide_tail(facts);
   s_.verdict = d.action == recovery::TailAction::clean       ? Verdict::clean
@@ -381,9 +386,29 @@ std::uint64_t SegmentDumper::resume(std::span<const std::byte> bytes, std::uint6
 
 Result<SegmentSummary> dump_segment_with(io::FileSystem& fs, const std::string& path,
                                          const DumpOptions& options, DumpVisitor& visitor,
-                                         std::optional<std::uint64_t> log_id) {
-  SegmentDumper dumper(fs, path, options, visitor, log_id);
+                                         std::optional<std::uint64_t> log_id, bool is_last) {
+  SegmentDumper dumper(fs, path, options, visitor, log_id, is_last);
   return dumper.run();
+}
+
+std::string parent_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) {
+    return ".";
+  }
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// A segment file dumped on its own is the last unless a segment with a
+// higher base LSN sits beside it; when that cannot be told, it is judged as
+// the last (the lenient reading, and said so in the summary).
+bool is_last_beside(io::FileSystem& fs, const std::string& path) {
+  const auto base = format::parse_segment_file_name(base_name(path));
+  auto listing = list_directory(fs, parent_of(path));
+  if (!base || !listing) {
+    return true;
+  }
+  return listing->segments.empty() || listing->segments.back().first <= *base;
 }
 
 // --- reading: a read-only segment set over what recovery would keep ---------------
@@ -439,13 +464,21 @@ class SnapshotImpl final : public Snapshot {
   std::unique_ptr<LogReader> read_from(std::uint64_t lsn) override {
     return std::make_unique<SnapshotReader>(*this, lsn);
   }
-  Status refresh() override { return load(); }
+  // Following a log being written, most polls find a few new records at
+  // the tail's end: scan just those. Anything else (a roll, bytes that do
+  // not parse yet, a new segment) takes the full dry run.
+  Status refresh() override {
+    CAIRN_ASSIGN_OR_RETURN(bool advanced, advance_tail());
+    return advanced ? Status() : load();
+  }
 
   const engine::SegmentSet& segments() const { return segments_; }
   const MetaInfo& meta() const { return meta_; }
 
  private:
   Status add_or_update(const recovery::SegmentInfo& info);
+  Result<bool> advance_tail();
+  Result<bool> newer_segment_exists(std::uint64_t base_lsn);
 
   std::shared_ptr<io::FileSystem> fs_;
   std::string dir_;
@@ -455,6 +488,10 @@ class SnapshotImpl final : public Snapshot {
   bool loaded_ = false;
   MetaInfo meta_;
   std::vector<std::string> report_;
+  // Where the unsealed last segment ends, as recovery found it (or as
+  // advance_tail moved it); meaningful when tail_known_.
+  format::ScanState tail_end_;
+  bool tail_known_ = false;
 };
 
 Status SnapshotImpl::load() {
@@ -473,6 +510,10 @@ Status SnapshotImpl::load() {
   // Segments first, then the limit: a reader never sees an LSN before the
   // segment holding it.
   next_lsn_ = std::max(next_lsn_, recovered.next_lsn);
+  tail_known_ = !recovered.segments.empty() && !recovered.segments.back().sealed;
+  if (tail_known_) {
+    tail_end_ = recovered.segments.back().end;
+  }
   torn_tail_ = recovered.torn_tail_found;
   report_ = std::move(recovered.report);
   loaded_ = true;
@@ -497,6 +538,46 @@ Status SnapshotImpl::add_or_update(const recovery::SegmentInfo& info) {
   return Status();
 }
 
+Result<bool> SnapshotImpl::newer_segment_exists(std::uint64_t base_lsn) {
+  CAIRN_ASSIGN_OR_RETURN(Listing listing, list_directory(*fs_, dir_));
+  return !listing.segments.empty() && listing.segments.back().first > base_lsn;
+}
+
+// Scans the bytes after the tail's known end with the shared scanner and
+// publishes the records that verify. Returns false when a full dry run must
+// decide instead.
+Result<bool> SnapshotImpl::advance_tail() {
+  auto tail = segments_.last();
+  if (!tail_known_ || !tail || tail->sealed) {
+    return false;
+  }
+  const std::uint64_t from = tail_end_.position;
+  std::vector<std::byte> bytes(std::min<std::uint64_t>(
+      tail->header.segment_bytes - from, kFollowReadBytes));
+  CAIRN_ASSIGN_OR_RETURN(std::size_t got, tail->file->read_at(from, bytes));
+  bytes.resize(got);
+  format::RecordScanner scanner(bytes, from, tail->seed, tail->base_lsn(), tail_end_,
+                                format::kRecordBytesMax, tail->header.segment_bytes);
+  format::RecordView view;
+  while (scanner.next(view) && view.header.kind != kSealKind) {
+    tail_end_ = scanner.state();
+  }
+  tail->readable_end = std::max(tail->readable_end.load(), tail_end_.position);
+  tail->end_lsn = std::max(tail->end_lsn.load(), tail_end_.next_lsn);
+  next_lsn_ = std::max(next_lsn_, tail_end_.next_lsn);
+  const format::ScanStop stop = scanner.stop();
+  if (stop == format::ScanStop::short_data && tail_end_.position > from) {
+    return true;  // a record straddles what was read: the next poll starts at it
+  }
+  if (stop != format::ScanStop::zero_header && stop != format::ScanStop::end_of_input) {
+    return false;
+  }
+  // Zeros after the end: quiet, unless the writer has moved on to a new
+  // segment (this one then ends in zeros and its seal).
+  CAIRN_ASSIGN_OR_RETURN(bool moved_on, newer_segment_exists(tail->base_lsn()));
+  return !moved_on;
+}
+
 Result<bool> SnapshotReader::next(EventView& out) {
   if (!inner_) {
     if (snapshot_.segments().size() == 0) {
@@ -514,6 +595,21 @@ Result<std::unique_ptr<SnapshotImpl>> open_snapshot(const std::string& dir) {
   auto snapshot = std::make_unique<SnapshotImpl>(std::move(fs), dir);
   CAIRN_TRY(snapshot->load());
   return snapshot;
+}
+
+// Options under which the log can be opened to recover it: its own segment
+// size (for a segment recovery may have to create) and event limits small
+// enough that one largest batch fits such a segment (nothing is appended).
+void fit_to_segment(LogOptions& options, const format::SegmentHeader& header) {
+  options.segment_bytes = header.segment_bytes;
+  const std::uint64_t room = header.segment_bytes - kSegmentHeaderBlockBytes - kSealRecordBytes;
+  if (options.batch_bytes_max > room) {
+    options.batch_bytes_max = room / kRecordAlignment * kRecordAlignment;
+    const std::size_t overhead = engine::batch_bytes_needed(0) + kRecordAlignment;
+    options.event_bytes_max = options.batch_bytes_max > overhead
+                                  ? options.batch_bytes_max - overhead
+                                  : options.event_bytes_max;
+  }
 }
 
 // --- verify ---------------------------------------------------------------------
@@ -578,7 +674,7 @@ Result<bool> is_directory(const std::string& path) {
 Result<SegmentSummary> dump_segment(const std::string& path, const DumpOptions& options,
                                     DumpVisitor& visitor) {
   CAIRN_ASSIGN_OR_RETURN(auto fs, read_only_fs());
-  return dump_segment_with(*fs, path, options, visitor, std::nullopt);
+  return dump_segment_with(*fs, path, options, visitor, std::nullopt, is_last_beside(*fs, path));
 }
 
 Result<RecoveryPreview> dump_directory(const std::string& directory, const DumpOptions& options,
@@ -602,8 +698,10 @@ Result<RecoveryPreview> dump_directory(const std::string& directory, const DumpO
   for (const auto& other : listing.others) {
     visitor.on_other_file(other);
   }
-  for (const auto& [base, name] : listing.segments) {
-    CAIRN_TRY(dump_segment_with(*fs, format::join_path(directory, name), options, visitor, log_id)
+  for (std::size_t i = 0; i < listing.segments.size(); ++i) {
+    const bool last = i + 1 == listing.segments.size();
+    CAIRN_TRY(dump_segment_with(*fs, format::join_path(directory, listing.segments[i].second),
+                                options, visitor, log_id, last)
                   .status());
   }
   CAIRN_ASSIGN_OR_RETURN(RecoveryPreview p, preview(*fs, directory, true));
@@ -664,8 +762,7 @@ Result<std::vector<std::string>> recover(const std::string& directory, bool dry_
   options.create_if_missing = false;
   options.backend = io::Backend::posix;
   if (!looked.segments.empty()) {
-    options.segment_bytes = looked.segments.back().header.segment_bytes;
-    options.write_window_bytes = looked.segments.back().header.write_window_bytes;
+    fit_to_segment(options, looked.segments.back().header);
   }
   CAIRN_ASSIGN_OR_RETURN(auto log, Log::open(options));
   std::vector<std::string> lines;

@@ -9,12 +9,16 @@
 #include <unordered_map>
 
 #include "engine/group_committer.h"
+#include "engine/index_store.h"
+#include "engine/segment_index.h"
 #include "engine/options.h"
 #include "engine/reader.h"
 #include "engine/reads.h"
 #include "engine/segment_set.h"
 #include "engine/segment_store.h"
+#include "engine/subscription.h"
 #include "format/layout.h"
+#include "format/index_file.h"
 #include "format/names.h"
 #include "recovery/recover.h"
 
@@ -49,13 +53,13 @@ class LogImpl final : public Log {
   Status wait_durable(std::uint64_t lsn_end) override { return committer_->wait_durable(lsn_end); }
   std::uint64_t durable_lsn() const override { return committer_->durable_lsn(); }
   std::uint64_t next_lsn() const override { return committer_->next_lsn(); }
-  std::uint64_t next_version(std::string_view stream) const override {
+  Result<std::uint64_t> next_version(std::string_view stream) override {
     return committer_->next_version(stream);
   }
   Result<std::unique_ptr<LogReader>> read_from(std::uint64_t lsn) override {
     GroupCommitter* committer = committer_.get();
     return std::unique_ptr<LogReader>(std::make_unique<SegmentReader>(
-        segments_, lsn, [committer] { return committer->readable_lsn(); }));
+        segments_, lsn, [committer] { return committer->readable_lsn(); }, indexes_.get()));
   }
   Result<std::unique_ptr<LogReader>> read(const ReadOptions& options) override {
     return make_reader(read_context(), options);
@@ -76,19 +80,26 @@ class LogImpl final : public Log {
   Status create_new_log();
   Status open_segments(const recovery::RecoveredLog& recovered, TailState& tail);
   Result<std::shared_ptr<Segment>> start_segment(std::uint64_t base_lsn);
-  Status rebuild_stream_heads(std::uint64_t next_lsn, TailState& tail,
-                              std::unordered_map<std::string, std::uint64_t>& heads);
+  Status open_indexes(const recovery::RecoveredLog& recovered, TailState& tail);
+  Result<std::uint64_t> resolve_head(std::string_view stream);
+  Result<std::string> stream_at(std::uint64_t lsn);
   void notice(const std::string& line);
-  ReadContext read_context() { return ReadContext{&segments_, committer_.get()}; }
+  ReadContext read_context() {
+    return ReadContext{&segments_, committer_.get(), indexes_.get(), subscriptions_};
+  }
 
   LogOptions options_;
   std::shared_ptr<io::FileSystem> fs_;
   std::unique_ptr<io::FileLock> lock_;
   std::unique_ptr<SegmentStore> store_;
+  std::unique_ptr<IndexStore> indexes_;
   SegmentSet segments_;
   format::MetaRecord meta_;
   std::unique_ptr<GroupCommitter> committer_;
   std::string report_;
+  // Live subscriptions, stopped first by close(). Shared with them: a
+  // Subscription object may outlive the Log.
+  std::shared_ptr<SubscriptionRegistry> subscriptions_ = std::make_shared<SubscriptionRegistry>();
   std::mutex close_mu_;
   bool closed_ = false;
 };
@@ -147,10 +158,9 @@ Status LogImpl::open() {
     CAIRN_TRY(tail.tail->file->sync_data());
     CAIRN_TRY(fs_->sync_dir(dir));
   }
+  CAIRN_TRY(open_indexes(recovered, tail));
   // From here on the tail may change, so a crash must lead to a scan.
   CAIRN_TRY(store_->remove_recovery_point());
-  std::unordered_map<std::string, std::uint64_t> heads;
-  CAIRN_TRY(rebuild_stream_heads(tail.end.next_lsn, tail, heads));
   CommitterConfig config{meta_.log_id,
                          options_.segment_bytes,
                          options_.write_window_bytes,
@@ -158,8 +168,9 @@ Status LogImpl::open() {
                          options_.event_bytes_max,
                          options_.batch_bytes_max,
                          options_.prepare_segments_in_background};
-  committer_ = std::make_unique<GroupCommitter>(*store_, segments_, config, std::move(tail),
-                                                std::move(heads));
+  committer_ = std::make_unique<GroupCommitter>(
+      *store_, segments_, *indexes_, config, std::move(tail),
+      [this](std::string_view stream) { return resolve_head(stream); });
   return Status();
 }
 
@@ -211,31 +222,64 @@ Status LogImpl::open_segments(const recovery::RecoveredLog& recovered, TailState
   return Status();
 }
 
-// Until the stream index exists (it is persisted per sealed segment in a
-// later format step), the head of every stream is found by reading the log.
-Status LogImpl::rebuild_stream_heads(std::uint64_t next_lsn, TailState& tail,
-                                     std::unordered_map<std::string, std::uint64_t>& heads) {
-  SegmentReader reader(segments_, 0, [next_lsn] { return next_lsn; });
-  EventView event;
-  while (true) {
-    CAIRN_ASSIGN_OR_RETURN(bool more, reader.next(event));
-    if (!more) {
-      break;
+// Loads (or rebuilds) the tail's index; sealed segments load theirs on
+// first use, so open reads no index but the tail's.
+Status LogImpl::open_indexes(const recovery::RecoveredLog& recovered, TailState& tail) {
+  indexes_ = std::make_unique<IndexStore>(*store_, meta_.log_id, options_.index_interval_bytes,
+                                          [this](const std::string& line) { notice(line); });
+  for (const auto& segment : segments_.snapshot()) {
+    for (const auto& info : recovered.segments) {
+      if (info.name == segment->name && info.sealed) {
+        segment->end_chain = info.end.chain;
+      }
     }
-    auto [it, added] = heads.try_emplace(std::string(event.stream), 0);
-    if (event.version != it->second) {
-      // Invariant I2: stream versions are dense. Checksums verified, so the
-      // writer put a wrong version there; never serve such a log.
-      return Status::error(Errc::corruption,
-                           "stream '" + it->first + "' has version " +
-                               std::to_string(event.version) + " at LSN " +
-                               std::to_string(event.lsn) + ", expected " +
-                               std::to_string(it->second));
-    }
-    it->second = event.version + 1;
-    tail.last_time_ns = std::max(tail.last_time_ns, event.time_ns);
+  }
+  CAIRN_ASSIGN_OR_RETURN(tail.tail->index, indexes_->open_tail(*tail.tail, tail.end));
+  tail.last_time_ns = tail.tail->index->last_time_ns();
+  auto before = segments_.find(tail.tail->base_lsn() == 0 ? 0 : tail.tail->base_lsn() - 1);
+  if (before && before != tail.tail) {
+    // An empty tail: times must not run backwards across the roll.
+    CAIRN_ASSIGN_OR_RETURN(auto index, indexes_->get(*before));
+    tail.last_time_ns = std::max(tail.last_time_ns, index->last_time_ns());
   }
   return Status();
+}
+
+// The stream name of the event at `lsn` (index entries carry only a hash).
+Result<std::string> LogImpl::stream_at(std::uint64_t lsn) {
+  SegmentReader reader(segments_, lsn, [lsn] { return lsn + 1; }, indexes_.get());
+  EventView event;
+  CAIRN_ASSIGN_OR_RETURN(bool found, reader.next(event));
+  if (!found) {
+    return Status::error(Errc::corruption, "index names LSN " + std::to_string(lsn) +
+                                               ", which the log does not hold");
+  }
+  return std::string(event.stream);
+}
+
+// The next version of a stream, newest segment first: the last record of
+// the stream (by hash, its name checked against the log) gives its head.
+Result<std::uint64_t> LogImpl::resolve_head(std::string_view stream) {
+  const std::uint64_t hash = format::stream_hash(stream);
+  auto segments = segments_.snapshot();
+  for (auto it = segments.rbegin(); it != segments.rend(); ++it) {
+    Segment& segment = **it;
+    std::shared_ptr<SegmentIndex> index;
+    if (segment.sealed) {
+      CAIRN_ASSIGN_OR_RETURN(index, indexes_->get(segment));
+    } else {
+      std::lock_guard lock(segment.index_mu);
+      index = segment.index;
+    }
+    auto records = index->stream_records(hash);
+    for (auto r = records.rbegin(); r != records.rend(); ++r) {
+      CAIRN_ASSIGN_OR_RETURN(std::string name, stream_at(segment.base_lsn() + r->relative_lsn));
+      if (name == stream) {
+        return r->first_version + r->count;
+      }
+    }
+  }
+  return std::uint64_t{0};
 }
 
 LogStats LogImpl::stats() const {
@@ -258,11 +302,16 @@ Status LogImpl::close() {
     return Status();
   }
   closed_ = true;
+  // Subscription threads read the segments and wait on the committer.
+  subscriptions_->close();
   Status status;
   if (committer_) {
     auto end = committer_->shut_down();
     if (end) {
       const auto tail = committer_->tail();
+      if (Status s = indexes_->write(*tail, *tail->index); !s.ok()) {
+        notice("could not write the tail's index (rebuilt at next open): " + s.to_string());
+      }
       format::RecoveryPoint point;
       point.log_id = meta_.log_id;
       point.tail_base_lsn = tail->base_lsn();

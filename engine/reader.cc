@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "engine/segment_index.h"
 #include "format/layout.h"
 
 namespace cairn::engine {
@@ -16,9 +17,39 @@ constexpr std::size_t kChunkBytes = 1u << 20;
 }  // namespace
 
 SegmentReader::SegmentReader(const SegmentSet& segments, std::uint64_t from_lsn,
-                             std::function<std::uint64_t()> limit)
-    : segments_(segments), from_lsn_(from_lsn), limit_fn_(std::move(limit)) {
-  enter(segments_.find(from_lsn));
+                             std::function<std::uint64_t()> limit, IndexStore* indexes)
+    : segments_(segments), indexes_(indexes), from_lsn_(from_lsn), limit_fn_(std::move(limit)) {
+  if (enter(segments_.find(from_lsn))) {
+    seek(from_lsn);
+  }
+}
+
+// Skips the records before the indexed one nearest before `lsn`. Without an
+// index (or if it cannot be loaded) the reader scans from the segment start,
+// which is slower but reads the same events.
+void SegmentReader::seek(std::uint64_t lsn) {
+  std::shared_ptr<SegmentIndex> index;
+  if (segment_->sealed.load()) {
+    if (indexes_ == nullptr) {
+      return;
+    }
+    auto loaded = indexes_->get(*segment_);
+    if (!loaded) {
+      return;
+    }
+    index = *loaded;
+  } else {
+    std::lock_guard lock(segment_->index_mu);
+    index = segment_->index;
+  }
+  if (!index) {
+    return;
+  }
+  const SegmentIndex::Seek at = index->seek_lsn(lsn);
+  state_.position = at.position;
+  state_.next_lsn = at.lsn;
+  buffer_end_ = 0;
+  buffer_position_ = at.position;
 }
 
 bool SegmentReader::enter(std::shared_ptr<Segment> segment) {

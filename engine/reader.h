@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "engine/index_store.h"
 #include "engine/segment_set.h"
 #include "format/record.h"
 #include "format/scanner.h"
@@ -19,8 +20,10 @@ class SegmentReader final : public LogReader {
  public:
   // `limit` returns the LSN below which events may be read; it is asked
   // again each time the reader reaches the end, so a reader can follow.
+  // With `indexes`, the reader starts at the indexed record nearest before
+  // from_lsn instead of at the segment's first record.
   SegmentReader(const SegmentSet& segments, std::uint64_t from_lsn,
-                std::function<std::uint64_t()> limit);
+                std::function<std::uint64_t()> limit, IndexStore* indexes = nullptr);
 
   Result<bool> next(EventView& out) override;
 
@@ -29,8 +32,10 @@ class SegmentReader final : public LogReader {
   Status fill_buffer();
   Status damage(const format::RecordScanner& scanner) const;
   bool enter(std::shared_ptr<Segment> segment);
+  void seek(std::uint64_t lsn);
 
   const SegmentSet& segments_;
+  IndexStore* indexes_;
   std::uint64_t from_lsn_;
   std::function<std::uint64_t()> limit_fn_;
   std::uint64_t limit_ = 0;

@@ -7,17 +7,36 @@
 #include <cairn/log.h>
 
 #include <memory>
+#include <string>
 
 #include "engine/group_committer.h"
+#include "engine/index_store.h"
 #include "engine/segment_set.h"
 
 namespace cairn::engine {
+
+class SubscriptionRegistry;  // engine/subscription.h
 
 // What a read needs from the open log. Must outlive every reader and
 // subscription made from it (the Log stops subscriptions before closing).
 struct ReadContext {
   const SegmentSet* segments = nullptr;
   GroupCommitter* committer = nullptr;
+  // Segment indexes (engine/index_store.h): seeks by LSN and time, stream
+  // records by hash. SegmentReader takes it as its last argument.
+  IndexStore* indexes = nullptr;
+  // The log's live subscriptions, which it stops before it closes. Shared:
+  // a Subscription object may outlive the Log.
+  std::shared_ptr<SubscriptionRegistry> subscriptions;
+};
+
+// The filters of ReadOptions and SubscribeOptions: exact stream, stream-name
+// prefix (a category), exact event type. An empty field matches every event.
+struct EventFilter {
+  std::string stream;
+  std::string stream_prefix;
+  std::string event_type;
+  bool matches(const EventView& event) const;
 };
 
 Result<std::unique_ptr<LogReader>> make_reader(const ReadContext& context,

@@ -6,11 +6,14 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "format/codec.h"
 
 namespace cairn::engine {
+
+class SegmentIndex;
 
 // Shared between the committer (which writes the tail) and readers (which
 // read any segment). Sealed segments never change. For the tail, the
@@ -26,6 +29,14 @@ struct Segment {
   std::atomic<std::uint64_t> readable_end{0};
   std::atomic<std::uint64_t> end_lsn{0};
   std::atomic<bool> sealed{false};
+  // Record chain and count at the end of its records: from the seal for a
+  // sealed segment; checked against its index file so that a stale index is
+  // never used.
+  std::uint64_t end_chain = 0;
+  // The segment's index: always present for the tail; loaded (or rebuilt)
+  // on first use for a sealed segment. Guarded by index_mu.
+  std::mutex index_mu;
+  std::shared_ptr<SegmentIndex> index;
 
   std::uint64_t base_lsn() const { return header.base_lsn; }
   std::uint64_t seal_position() const;

@@ -226,6 +226,9 @@ Status Recovery::recover_sealed(SegmentInfo& info, const io::File& file) {
     // seal is enough to know their extent. verify_all checks the contents.
     info.sealed = true;
     info.end_lsn = end_lsn;
+    info.end.next_lsn = end_lsn;
+    info.end.chain = seal->chain;
+    info.end.record_count = seal->record_count;
     return Status();
   }
   CAIRN_ASSIGN_OR_RETURN(SegmentScan scan, scan_segment(file, info.header));

@@ -200,7 +200,9 @@ class Log {
   // The LSN the next appended event will get.
   virtual std::uint64_t next_lsn() const = 0;
   // The version the next event of `stream` will get (0 for a new stream).
-  virtual std::uint64_t next_version(std::string_view stream) const = 0;
+  // Found in memory, or for a stream untouched since open in the segment
+  // indexes (which may read an index file, hence a Result).
+  virtual Result<std::uint64_t> next_version(std::string_view stream) = 0;
 
   virtual Result<std::unique_ptr<LogReader>> read_from(std::uint64_t lsn) = 0;
   // General reads: streams forward or backward, "as of" an LSN or a time,

@@ -1,0 +1,118 @@
+#include "engine/index_store.h"
+
+#include <cairn/assert.h>
+
+#include <vector>
+
+#include "format/checksum.h"
+#include "format/index_file.h"
+#include "format/layout.h"
+#include "format/names.h"
+#include "recovery/segment_scan.h"
+
+namespace cairn::engine {
+
+IndexStore::IndexStore(SegmentStore& store, std::uint64_t log_id, std::uint32_t interval_bytes,
+                       std::function<void(const std::string&)> notice)
+    : store_(store), log_id_(log_id), interval_bytes_(interval_bytes), notice_(std::move(notice)) {}
+
+std::string IndexStore::index_name(const Segment& segment) const {
+  return segment.name.substr(0, segment.name.size() - std::string(format::kSegmentSuffix).size()) +
+         format::kIndexSuffix;
+}
+
+Status IndexStore::write(const Segment& segment, const SegmentIndex& index) {
+  const std::vector<std::byte> bytes = format::encode_index(index.to_file());
+  const std::string tmp = store_.path(index_name(segment) + format::kTmpSuffix);
+  CAIRN_ASSIGN_OR_RETURN(auto file, store_.fs().open(tmp, io::OpenMode::create));
+  CAIRN_TRY(file->truncate(0));
+  CAIRN_TRY(file->write_at(0, bytes));
+  CAIRN_TRY(file->sync_data());
+  return store_.fs().rename(tmp, store_.path(index_name(segment)));
+}
+
+Result<std::shared_ptr<SegmentIndex>> IndexStore::load_if_matching(const Segment& segment,
+                                                                   std::uint64_t end_lsn,
+                                                                   std::uint64_t chain) {
+  const std::string path = store_.path(index_name(segment));
+  auto file = store_.fs().open(path, io::OpenMode::read_only);
+  if (!file) {
+    return std::shared_ptr<SegmentIndex>();
+  }
+  CAIRN_ASSIGN_OR_RETURN(std::uint64_t size, (*file)->size());
+  std::vector<std::byte> bytes(size);
+  CAIRN_ASSIGN_OR_RETURN(std::size_t got, (*file)->read_at(0, bytes));
+  bytes.resize(got);
+  auto decoded = format::decode_index(bytes);
+  if (!decoded) {
+    notice_(path + ": " + decoded.error().message() + "; rebuilding it from the segment");
+    return std::shared_ptr<SegmentIndex>();
+  }
+  if (decoded->log_id != log_id_ || decoded->base_lsn != segment.base_lsn() ||
+      decoded->end_lsn != end_lsn || decoded->chain != chain) {
+    // Never trusted over the log: an index of other contents is stale.
+    notice_(path + ": does not match its segment; rebuilding it");
+    return std::shared_ptr<SegmentIndex>();
+  }
+  return std::make_shared<SegmentIndex>(std::move(*decoded));
+}
+
+Result<std::shared_ptr<SegmentIndex>> IndexStore::rebuild(Segment& segment,
+                                                          std::uint64_t end_position) {
+  auto index = std::make_shared<SegmentIndex>(log_id_, segment.base_lsn(), interval_bytes_);
+  std::uint64_t chain = segment.seed;
+  auto visit = [&](const format::RecordView& view) {
+    if (view.header.kind != static_cast<std::uint16_t>(format::RecordKind::batch) ||
+        view.position >= end_position) {
+      return;
+    }
+    chain = format::chain_step(chain, view.header.header_checksum);
+    index->add_record(view, chain);
+  };
+  CAIRN_ASSIGN_OR_RETURN(auto scan, recovery::scan_segment(*segment.file, segment.header, visit));
+  if (index->end_position() != end_position && !segment.sealed) {
+    return Status::at(Errc::corruption, segment.path, index->end_position(),
+                      "records end before the recovered end of the tail");
+  }
+  if (segment.sealed && (!scan.sealed || index->end_lsn() != segment.end_lsn.load())) {
+    return Status::at(Errc::corruption, segment.path, scan.end.position,
+                      "sealed segment does not scan to its seal");
+  }
+  return index;
+}
+
+Result<std::shared_ptr<SegmentIndex>> IndexStore::get(Segment& segment) {
+  std::lock_guard lock(segment.index_mu);
+  if (segment.index) {
+    return segment.index;
+  }
+  CAIRN_ASSERT(segment.sealed);
+  CAIRN_ASSIGN_OR_RETURN(auto index,
+                         load_if_matching(segment, segment.end_lsn.load(), segment.end_chain));
+  if (!index) {
+    CAIRN_ASSIGN_OR_RETURN(index, rebuild(segment, segment.header.segment_bytes));
+    if (Status s = write(segment, *index); !s.ok()) {
+      notice_("could not write the rebuilt index: " + s.to_string());
+    }
+  }
+  segment.index = index;
+  return index;
+}
+
+Result<std::shared_ptr<SegmentIndex>> IndexStore::open_tail(Segment& segment,
+                                                            const format::ScanState& end) {
+  std::lock_guard lock(segment.index_mu);
+  CAIRN_ASSIGN_OR_RETURN(auto loaded, load_if_matching(segment, end.next_lsn, end.chain));
+  if (loaded && loaded->end_position() == end.position) {
+    // The file holds sorted tables; the tail keeps growing, so re-add its
+    // records into a growable index from the file's entries.
+    auto index = std::make_shared<SegmentIndex>(loaded->to_file(), /*growable=*/true);
+    segment.index = index;
+    return index;
+  }
+  CAIRN_ASSIGN_OR_RETURN(auto index, rebuild(segment, end.position));
+  segment.index = index;
+  return index;
+}
+
+}  // namespace cairn::engine

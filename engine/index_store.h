@@ -1,0 +1,48 @@
+// Index files on disk (SPEC.md section 13): written when a segment is sealed
+// and for the tail at a clean close; loaded on first use; rebuilt from the
+// segment with the shared scanner when missing, stale or damaged. An index
+// is derived data, so writing it needs no directory fsync and a failure to
+// write it is only a notice: the next open rebuilds it.
+#pragma once
+
+#include <cairn/status.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "engine/segment.h"
+#include "engine/segment_index.h"
+#include "engine/segment_store.h"
+
+namespace cairn::engine {
+
+class IndexStore {
+ public:
+  IndexStore(SegmentStore& store, std::uint64_t log_id, std::uint32_t interval_bytes,
+             std::function<void(const std::string&)> notice);
+
+  // The index of a sealed segment: its file if it matches the segment
+  // (log id, base and end LSN, record chain), else rebuilt by a scan (and
+  // written back). Cached in the segment.
+  Result<std::shared_ptr<SegmentIndex>> get(Segment& segment);
+  // The tail's index at open: its file if it matches `end` (a clean close
+  // wrote it), else rebuilt by scanning the records before end.position.
+  Result<std::shared_ptr<SegmentIndex>> open_tail(Segment& segment, const format::ScanState& end);
+  // Writes `index` as the segment's index file (tmp, fdatasync, rename).
+  Status write(const Segment& segment, const SegmentIndex& index);
+
+ private:
+  Result<std::shared_ptr<SegmentIndex>> load_if_matching(const Segment& segment,
+                                                         std::uint64_t end_lsn,
+                                                         std::uint64_t chain);
+  Result<std::shared_ptr<SegmentIndex>> rebuild(Segment& segment, std::uint64_t end_position);
+  std::string index_name(const Segment& segment) const;
+
+  SegmentStore& store_;
+  std::uint64_t log_id_;
+  std::uint32_t interval_bytes_;
+  std::function<void(const std::string&)> notice_;
+};
+
+}  // namespace cairn::engine

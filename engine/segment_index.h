@@ -1,0 +1,73 @@
+// The index of one segment in memory: LSN -> position and time -> LSN
+// (sparse), stream -> (version -> LSN), event id -> LSN. The tail's index
+// grows as the leader commits records; a sealed segment's index is loaded
+// from its index file or rebuilt from the segment (SPEC.md section 13).
+//
+// Thread safety: add_record() and finish() come from the leader (one thread
+// at a time); every lookup may run concurrently on any thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "format/index_file.h"
+#include "format/scanner.h"
+
+namespace cairn::engine {
+
+struct EventIdHash {
+  std::size_t operator()(const EventId& id) const;
+};
+
+class SegmentIndex {
+ public:
+  // An empty index for a new (or rebuilt) segment.
+  SegmentIndex(std::uint64_t log_id, std::uint64_t base_lsn, std::uint32_t interval_bytes);
+  // An index decoded from its file: immutable (a sealed segment), or
+  // growable (the tail after a clean close, which keeps taking records).
+  explicit SegmentIndex(format::IndexFile file, bool growable = false);
+
+  // Adds one verified batch record (in LSN order); `chain` is the record
+  // chain after it.
+  void add_record(const format::RecordView& record, std::uint64_t chain);
+
+  // The contents in file form (sorted tables, bloom), for writing.
+  format::IndexFile to_file() const;
+
+  // Where a scan starts: a record position and the LSN of its first event.
+  struct Seek {
+    std::uint64_t position;
+    std::uint64_t lsn;
+  };
+  // The last indexed record that starts at or before `lsn` (the segment's
+  // first record if none): scanning from there finds `lsn`.
+  Seek seek_lsn(std::uint64_t lsn) const;
+  // The last indexed record whose first event was recorded at or before
+  // `time_ns`: the scan for the first event after T starts there.
+  Seek seek_time(std::int64_t time_ns) const;
+  // The records of one stream (by hash: names must be checked by the
+  // caller), sorted by version.
+  std::vector<format::StreamEntry> stream_records(std::uint64_t hash) const;
+  std::optional<std::uint64_t> find_id(const EventId& id) const;
+  std::uint64_t end_lsn() const;
+  std::uint64_t end_position() const;
+  std::uint64_t chain() const;
+  std::int64_t last_time_ns() const;
+  // Bytes of memory the index holds (for documentation and the stats).
+  std::size_t memory_bytes() const;
+
+ private:
+  mutable std::shared_mutex mu_;
+  format::IndexFile file_;  // sparse always; streams/ids sorted only when sealed
+  bool sealed_ = false;
+  std::uint64_t next_sparse_position_ = 0;
+  // The tail's stream and id tables, appended in LSN order.
+  std::unordered_map<std::uint64_t, std::vector<format::StreamEntry>> tail_streams_;
+  std::unordered_map<EventId, std::uint64_t, EventIdHash> tail_ids_;
+};
+
+}  // namespace cairn::engine

@@ -1,0 +1,220 @@
+#include "format/index_file.h"
+
+#include <cairn/assert.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "format/byte_order.h"
+#include "format/checksum.h"
+#include "format/layout.h"
+
+namespace cairn::format {
+namespace {
+
+std::size_t bloom_bits(std::size_t words) { return words * 64; }
+
+void bloom_add(std::vector<std::uint64_t>& bloom, std::uint64_t hash) {
+  const std::uint64_t bits = bloom_bits(bloom.size());
+  const std::uint64_t step = (hash >> 33) | 1;  // double hashing from one 64-bit hash
+  for (std::size_t i = 0; i < kBloomProbes; ++i) {
+    const std::uint64_t bit = (hash + i * step) % bits;
+    bloom[bit / 64] |= std::uint64_t{1} << (bit % 64);
+  }
+}
+
+bool stream_less(const StreamEntry& a, const StreamEntry& b) {
+  return a.stream_hash != b.stream_hash ? a.stream_hash < b.stream_hash
+                                        : a.first_version < b.first_version;
+}
+
+Status damaged(const std::string& why) {
+  return Status::error(Errc::corruption, "index file: " + why);
+}
+
+// Reads the section table; returns the byte size the whole file must have.
+Result<std::uint64_t> expected_size(const std::byte* table) {
+  const std::uint64_t counts[4] = {load_u64(table), load_u64(table + 8), load_u64(table + 16),
+                                   load_u64(table + 24)};
+  const std::uint64_t limit = std::uint64_t{1} << 36;  // far above any real segment
+  for (std::uint64_t c : counts) {
+    if (c > limit) {
+      return damaged("section count out of range");
+    }
+  }
+  return kIndexHeaderBytes + kIndexTableBytes + counts[0] * kSparseEntryBytes +
+         counts[1] * kStreamEntryBytes + counts[2] * kIdEntryBytes + counts[3] * 8;
+}
+
+void decode_sections(const std::byte* p, IndexFile& f) {
+  for (auto& e : f.sparse) {
+    e = SparseEntry{load_u32(p), load_u32(p + 4), static_cast<std::int64_t>(load_u64(p + 8))};
+    p += kSparseEntryBytes;
+  }
+  for (auto& e : f.streams) {
+    e = StreamEntry{load_u64(p), load_u64(p + 8), load_u32(p + 16), load_u32(p + 20)};
+    p += kStreamEntryBytes;
+  }
+  for (auto& e : f.ids) {
+    std::memcpy(e.id.bytes.data(), p, kEventIdBytes);
+    e.lsn = load_u64(p + 16);
+    p += kIdEntryBytes;
+  }
+  for (auto& w : f.bloom) {
+    w = load_u64(p);
+    p += 8;
+  }
+}
+
+const char* order_problem(const IndexFile& f) {
+  for (std::size_t i = 1; i < f.sparse.size(); ++i) {
+    if (f.sparse[i].relative_lsn <= f.sparse[i - 1].relative_lsn ||
+        f.sparse[i].position <= f.sparse[i - 1].position) {
+      return "sparse entries out of order";
+    }
+  }
+  if (!std::is_sorted(f.streams.begin(), f.streams.end(), stream_less)) {
+    return "stream entries out of order";
+  }
+  if (!std::is_sorted(f.ids.begin(), f.ids.end(),
+                      [](const IdEntry& a, const IdEntry& b) { return id_less(a.id, b.id); })) {
+    return "id entries out of order";
+  }
+  if (f.end_lsn < f.base_lsn) {
+    return "end LSN before base LSN";
+  }
+  return "";
+}
+
+}  // namespace
+
+std::uint64_t stream_hash(std::string_view stream) {
+  return xxh3(std::as_bytes(std::span(stream.data(), stream.size())), 0);
+}
+
+bool id_less(const EventId& a, const EventId& b) { return a.bytes < b.bytes; }
+
+void finish_index(IndexFile& f) {
+  std::sort(f.streams.begin(), f.streams.end(), stream_less);
+  std::sort(f.ids.begin(), f.ids.end(),
+            [](const IdEntry& a, const IdEntry& b) { return id_less(a.id, b.id); });
+  std::size_t distinct = 0;
+  for (std::size_t i = 0; i < f.streams.size(); ++i) {
+    distinct += (i == 0 || f.streams[i].stream_hash != f.streams[i - 1].stream_hash) ? 1 : 0;
+  }
+  f.bloom.assign(std::max<std::size_t>(1, (distinct * kBloomBitsPerKey + 63) / 64), 0);
+  for (const auto& e : f.streams) {
+    bloom_add(f.bloom, e.stream_hash);
+  }
+}
+
+bool bloom_may_contain(std::span<const std::uint64_t> bloom, std::uint64_t hash) {
+  if (bloom.empty()) {
+    return true;
+  }
+  const std::uint64_t bits = bloom_bits(bloom.size());
+  const std::uint64_t step = (hash >> 33) | 1;
+  for (std::size_t i = 0; i < kBloomProbes; ++i) {
+    const std::uint64_t bit = (hash + i * step) % bits;
+    if ((bloom[bit / 64] & (std::uint64_t{1} << (bit % 64))) == 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::vector<std::byte> encode_index(const IndexFile& f) {
+  const std::size_t body = f.sparse.size() * kSparseEntryBytes +
+                           f.streams.size() * kStreamEntryBytes + f.ids.size() * kIdEntryBytes +
+                           f.bloom.size() * 8;
+  std::vector<std::byte> out(kIndexHeaderBytes + kIndexTableBytes + body);
+  std::byte* h = out.data();
+  store_u64(h, kIndexMagic);
+  store_u32(h + 8, kFormatVersion);
+  store_u32(h + 12, f.index_interval_bytes);
+  store_u64(h + 16, f.log_id);
+  store_u64(h + 24, f.base_lsn);
+  store_u64(h + 32, f.end_lsn);
+  store_u64(h + 40, f.end_position);
+  store_u64(h + 48, f.chain);
+  std::byte* p = out.data() + kIndexHeaderBytes + kIndexTableBytes;
+  for (const auto& e : f.sparse) {
+    store_u32(p, e.relative_lsn);
+    store_u32(p + 4, e.position);
+    store_u64(p + 8, static_cast<std::uint64_t>(e.time_ns));
+    p += kSparseEntryBytes;
+  }
+  for (const auto& e : f.streams) {
+    store_u64(p, e.stream_hash);
+    store_u64(p + 8, e.first_version);
+    store_u32(p + 16, e.relative_lsn);
+    store_u32(p + 20, e.count);
+    p += kStreamEntryBytes;
+  }
+  for (const auto& e : f.ids) {
+    std::memcpy(p, e.id.bytes.data(), kEventIdBytes);
+    store_u64(p + 16, e.lsn);
+    p += kIdEntryBytes;
+  }
+  for (std::uint64_t w : f.bloom) {
+    store_u64(p, w);
+    p += 8;
+  }
+  CAIRN_ASSERT(p == out.data() + out.size());
+  std::byte* t = out.data() + kIndexHeaderBytes;
+  store_u64(t, f.sparse.size());
+  store_u64(t + 8, f.streams.size());
+  store_u64(t + 16, f.ids.size());
+  store_u64(t + 24, f.bloom.size());
+  store_u64(t + 40, static_cast<std::uint64_t>(f.last_time_ns));
+  store_u64(t + 32, xxh3(std::span(out).subspan(kIndexHeaderBytes + kIndexTableBytes), kIndexMagic));
+  store_u64(t + 56, xxh3({t, 56}, kIndexMagic));
+  store_u64(h + 56, xxh3({h, 56}, kIndexMagic));
+  return out;
+}
+
+Result<IndexFile> decode_index(std::span<const std::byte> bytes) {
+  if (bytes.size() < kIndexHeaderBytes + kIndexTableBytes) {
+    return damaged("shorter than its header");
+  }
+  const std::byte* h = bytes.data();
+  const std::byte* t = h + kIndexHeaderBytes;
+  if (load_u64(h) != kIndexMagic) {
+    return Status::error(Errc::invalid_argument, "not an index file (wrong magic)");
+  }
+  if (load_u64(h + 56) != xxh3({h, 56}, kIndexMagic) || load_u64(t + 56) != xxh3({t, 56}, kIndexMagic)) {
+    return damaged("header checksum mismatch");
+  }
+  if (load_u32(h + 8) != kFormatVersion) {
+    return Status::error(Errc::invalid_argument,
+                         "index file has format version " + std::to_string(load_u32(h + 8)) +
+                             "; this build reads version " + std::to_string(kFormatVersion));
+  }
+  CAIRN_ASSIGN_OR_RETURN(std::uint64_t size, expected_size(t));
+  if (size != bytes.size()) {
+    return damaged("size differs from its section table");
+  }
+  if (load_u64(t + 32) != xxh3(bytes.subspan(kIndexHeaderBytes + kIndexTableBytes), kIndexMagic)) {
+    return damaged("body checksum mismatch");
+  }
+  IndexFile f;
+  f.index_interval_bytes = load_u32(h + 12);
+  f.log_id = load_u64(h + 16);
+  f.base_lsn = load_u64(h + 24);
+  f.end_lsn = load_u64(h + 32);
+  f.end_position = load_u64(h + 40);
+  f.chain = load_u64(h + 48);
+  f.last_time_ns = static_cast<std::int64_t>(load_u64(t + 40));
+  f.sparse.resize(load_u64(t));
+  f.streams.resize(load_u64(t + 8));
+  f.ids.resize(load_u64(t + 16));
+  f.bloom.resize(load_u64(t + 24));
+  decode_sections(t + kIndexTableBytes, f);
+  if (const char* problem = order_problem(f); problem[0] != '\0') {
+    return damaged(problem);
+  }
+  return f;
+}
+
+}  // namespace cairn::format

@@ -1,0 +1,86 @@
+// The index file of a segment (SPEC.md section 13): derived data, written
+// when a segment is sealed (and for the tail at a clean close), rebuilt from
+// the segment with the shared scanner whenever it is missing, stale or
+// damaged; never trusted over the log.
+//
+// Layout: a 64-byte header, a 64-byte section table, then the sections:
+//   sparse  16 B per entry: the first record at or after every
+//           index_interval_bytes of records (LSN -> position, and the time
+//           of its first event: LSN and time lookups in one table);
+//   streams 24 B per batch record, sorted by (stream hash, first version):
+//           stream version -> LSN;
+//   ids     24 B per event with a non-zero id, sorted by id: idempotency;
+//   bloom   bits over the stream hashes, so that segments without a stream
+//           are skipped without reading their stream table.
+#pragma once
+
+#include <cairn/event.h>
+#include <cairn/status.h>
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace cairn::format {
+
+inline constexpr std::uint64_t kIndexMagic = 0x5844494E52494143ull;  // "CAIRNIDX"
+inline constexpr std::size_t kIndexHeaderBytes = 64;
+inline constexpr std::size_t kIndexTableBytes = 64;
+inline constexpr std::size_t kSparseEntryBytes = 16;
+inline constexpr std::size_t kStreamEntryBytes = 24;
+inline constexpr std::size_t kIdEntryBytes = 24;
+inline constexpr const char* kIndexSuffix = ".idx";
+// Bloom filter: bits per distinct stream and probes (about 1% false positives).
+inline constexpr std::size_t kBloomBitsPerKey = 10;
+inline constexpr std::size_t kBloomProbes = 7;
+
+struct SparseEntry {
+  std::uint32_t relative_lsn = 0;  // LSN - base LSN
+  std::uint32_t position = 0;      // of the record in the segment
+  std::int64_t time_ns = 0;        // of the record's first event
+  bool operator==(const SparseEntry&) const = default;
+};
+
+struct StreamEntry {
+  std::uint64_t stream_hash = 0;
+  std::uint64_t first_version = 0;
+  std::uint32_t relative_lsn = 0;  // of the record's first event
+  std::uint32_t count = 0;         // events in the record
+  bool operator==(const StreamEntry&) const = default;
+};
+
+struct IdEntry {
+  EventId id;
+  std::uint64_t lsn = 0;
+  bool operator==(const IdEntry&) const = default;
+};
+
+struct IndexFile {
+  std::uint64_t log_id = 0;
+  std::uint64_t base_lsn = 0;
+  std::uint64_t end_lsn = 0;       // one past the last event covered
+  std::uint64_t end_position = 0;  // after the last record covered
+  std::uint64_t chain = 0;         // record chain at end_position: binds the index to the segment
+  std::uint32_t index_interval_bytes = 0;
+  std::int64_t last_time_ns = 0;   // of the last event covered
+  std::vector<SparseEntry> sparse;   // by LSN
+  std::vector<StreamEntry> streams;  // by (stream_hash, first_version)
+  std::vector<IdEntry> ids;          // by id bytes
+  std::vector<std::uint64_t> bloom;  // bit set over stream hashes
+  bool operator==(const IndexFile&) const = default;
+};
+
+std::uint64_t stream_hash(std::string_view stream);
+bool id_less(const EventId& a, const EventId& b);
+
+// Sorts the stream and id tables and builds the bloom filter; call before
+// encode_index() on contents gathered in LSN order.
+void finish_index(IndexFile& index);
+std::vector<std::byte> encode_index(const IndexFile& index);
+// Verifies both checksums, the version, the table sizes and the sort orders.
+Result<IndexFile> decode_index(std::span<const std::byte> bytes);
+
+bool bloom_may_contain(std::span<const std::uint64_t> bloom, std::uint64_t hash);
+
+}  // namespace cairn::format
