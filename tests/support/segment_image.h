@@ -4,9 +4,12 @@
 // A SegmentImage is the bytes of one segment file: the header block (the
 // encoded segment header, then zeros up to kSegmentHeaderBlockBytes), the
 // records a test appends through the real encoders, and an optional zero
-// tail (the preallocated part of the file). It remembers what it wrote, so
-// a test can say "the scanner yields exactly records 0..k-1" and "the record
-// it yielded is byte-identical to one that was written".
+// tail (the preallocated part of the file). add_seal() writes the seal into
+// the seal slot, the last 80 bytes of the segment, with zeros before it
+// (SPEC.md section 6), so a sealed image is a whole segment. The image
+// remembers what it wrote, so a test can say "the scanner yields exactly
+// records 0..k-1" and "the record it yielded is byte-identical to one that
+// was written".
 //
 // The mutators change bytes the way a disk or a crash can: flip_byte,
 // zero_range, cut_to, put. refresh_checksums() then re-seals a record whose
@@ -44,15 +47,15 @@ namespace cairn::test_support {
 // mirror the private constants of format/record.cc; record_test.cc checks
 // that the two agree through load_record_header().
 enum class RecordField : std::size_t {
-  header_checksum = 0,  // u64
-  body_checksum = 8,    // u64
-  lsn = 16,             // u64
+  header_checksum = 0,     // u64
+  body_checksum = 8,       // u64
+  lsn = 16,                // u64
   prior_durable_lsn = 24,  // u64
-  body_bytes = 32,      // u32
-  event_count = 36,     // u32
-  kind = 40,            // u16
-  flags = 42,           // u16
-  reserved = 44,        // u32, zero
+  body_bytes = 32,         // u32
+  event_count = 36,        // u32
+  kind = 40,               // u16
+  flags = 42,              // u16
+  reserved = 44,           // u32, zero
 };
 constexpr std::size_t field_at(RecordField field) { return static_cast<std::size_t>(field); }
 
@@ -184,7 +187,7 @@ class SegmentImage {
   }
 
   // `count` batches of `events_per_batch` make_event() events each, on
-  // streams "s-0", "s-1", ... with dense stream versions.
+  // streams "s-0", "s-1", ... (each from version 0).
   void add_batches(std::size_t count, std::size_t events_per_batch = 2,
                    std::size_t data_bytes = 24) {
     for (std::size_t b = 0; b < count; ++b) {
@@ -206,22 +209,51 @@ class SegmentImage {
     return seal;
   }
 
-  // Appends a seal; by default the correct one at the next LSN.
-  const WrittenRecord& add_seal() { return add_seal(expected_seal()); }
-  const WrittenRecord& add_seal(const format::Seal& seal,
-                                std::optional<std::uint64_t> end_lsn = std::nullopt) {
+  // Where the seal goes: the last kSealRecordBytes of the segment
+  // (SPEC.md section 6).
+  std::uint64_t seal_position() const { return options_.segment_bytes - format::kSealRecordBytes; }
+  // Bytes a batch record may still take before the seal slot.
+  std::uint64_t room() const {
+    return end_position_ <= seal_position() ? seal_position() - end_position_ : 0;
+  }
+
+  // Appends one single-event batch record of exactly `record_bytes` bytes
+  // (a multiple of 8, at least 112, no padding): fills a segment up to a
+  // chosen position.
+  const WrittenRecord& add_batch_of_record_bytes(std::size_t record_bytes) {
+    constexpr std::size_t kFixed =
+        format::kRecordHeaderBytes + format::kBatchPrefixBytes + 1 + format::kEventHeaderBytes + 1;
+    CAIRN_ASSERT(record_bytes % format::kRecordAlignment == 0 && record_bytes >= kFixed + 6);
+    ImageEvent e = make_event(next_lsn_, record_bytes - kFixed, 0);
+    e.type = "t";
+    const WrittenRecord& r = add_batch("f", {e});
+    CAIRN_ASSERT(r.record_bytes == record_bytes);
+    return r;
+  }
+
+  struct SealOptions {
+    std::optional<format::Seal> seal;       // default: expected_seal()
+    std::optional<std::uint64_t> end_lsn;   // default: next_lsn()
+    std::optional<std::uint64_t> position;  // default: seal_position()
+  };
+  // Writes a seal, by default the one a correct writer would write: the
+  // expected seal, in the seal slot, with zeros between the last record and
+  // the slot; the image then is the whole segment.
+  const WrittenRecord& add_seal(const SealOptions& options = {}) {
     CAIRN_ASSERT(!sealed_);
     WrittenRecord r;
-    r.position = end_position_;
+    r.position = options.position.value_or(seal_position());
+    CAIRN_ASSERT(r.position >= end_position_ && r.position % format::kRecordAlignment == 0);
     r.record_bytes = format::kSealRecordBytes;
     r.body_bytes = format::kSealBodyBytes;
     r.kind = format::RecordKind::seal;
-    r.lsn = end_lsn.value_or(next_lsn_);
+    r.lsn = options.end_lsn.value_or(next_lsn_);
     r.prior_durable_lsn = r.lsn;
     r.bytes.resize(format::kSealRecordBytes);
     format::encode_seal(std::span<std::byte, format::kSealRecordBytes>(r.bytes), seed_, r.lsn,
-                        r.prior_durable_lsn, seal);
+                        r.prior_durable_lsn, options.seal.value_or(expected_seal()));
     r.header_checksum = format::load_u64(r.bytes.data());
+    zero_range_to(r.position);
     place(r);
     sealed_ = true;
     records_.push_back(std::move(r));
@@ -317,6 +349,22 @@ class SegmentImage {
   std::uint64_t chain() const { return chain_; }
   std::uint64_t batch_count() const { return batch_count_; }
 
+  // The events of the first `records` written records, as a reader should
+  // return them (LSN, stream, version filled in); seals contribute none.
+  std::vector<Event> events_of_first(std::size_t records) const {
+    CAIRN_ASSERT(records <= records_.size());
+    std::vector<Event> out;
+    for (std::size_t r = 0; r < records; ++r) {
+      const WrittenRecord& w = records_[r];
+      for (std::size_t i = 0; i < w.events.size(); ++i) {
+        const ImageEvent& e = w.events[i];
+        out.push_back(Event{w.lsn + i, w.stream, w.first_version + i, e.type, e.id, e.time_ns,
+                            e.metadata, e.data});
+      }
+    }
+    return out;
+  }
+
   format::SegmentHeader segment_header() const {
     format::SegmentHeader h;
     h.write_window_bytes = options_.write_window_bytes;
@@ -331,15 +379,19 @@ class SegmentImage {
   // Where a scan of this segment starts: the first record position, the
   // base LSN, and the chain at the seed.
   format::ScanState start_state() const {
-    format::ScanState s;
-    s.position = format::kSegmentHeaderBlockBytes;
-    s.next_lsn = options_.base_lsn;
-    s.chain = seed_;
-    s.record_count = 0;
-    return s;
+    return format::ScanState::segment_start(options_.base_lsn, seed_);
   }
 
  private:
+  // Zeros from the end of the last record up to `position`.
+  void zero_range_to(std::uint64_t position) {
+    if (bytes_.size() < position) {
+      bytes_.resize(position, std::byte{0});
+    }
+    std::fill(bytes_.begin() + static_cast<std::ptrdiff_t>(end_position_),
+              bytes_.begin() + static_cast<std::ptrdiff_t>(position), std::byte{0});
+  }
+
   void place(const WrittenRecord& r) {
     CAIRN_ASSERT(!options_.preallocate || r.end() <= options_.segment_bytes);
     put(r.position, r.bytes);
@@ -376,9 +428,11 @@ struct ScanResult {
 inline ScanResult scan_bytes(std::span<const std::byte> bytes, std::uint64_t start_position,
                              std::uint64_t seed, std::uint64_t base_lsn,
                              const format::ScanState& state,
-                             std::size_t record_bytes_max = format::kRecordBytesMax) {
+                             std::size_t record_bytes_max = format::kRecordBytesMax,
+                             std::uint64_t segment_bytes = 0) {
   ScanResult result;
-  format::RecordScanner scanner(bytes, start_position, seed, base_lsn, state, record_bytes_max);
+  format::RecordScanner scanner(bytes, start_position, seed, base_lsn, state, record_bytes_max,
+                                segment_bytes);
   format::RecordView view;
   while (scanner.next(view)) {
     ScannedRecord r;
@@ -396,11 +450,13 @@ inline ScanResult scan_bytes(std::span<const std::byte> bytes, std::uint64_t sta
   return result;
 }
 
-// Scans a whole image from its first record with its own seed.
+// Scans an image from its first record with its own seed, knowing its
+// segment size (so its seal slot) unless `know_segment_bytes` is false.
 inline ScanResult scan_image(const SegmentImage& image,
-                             std::size_t record_bytes_max = format::kRecordBytesMax) {
+                             std::size_t record_bytes_max = format::kRecordBytesMax,
+                             bool know_segment_bytes = true) {
   return scan_bytes(image.bytes(), 0, image.seed(), image.base_lsn(), image.start_state(),
-                    record_bytes_max);
+                    record_bytes_max, know_segment_bytes ? image.options().segment_bytes : 0);
 }
 
 // Probes the image for verifying records at or after `from_position`.
