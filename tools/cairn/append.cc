@@ -1,0 +1,319 @@
+// `cairn append`: events from stdin into the log, pipelined. The contract a
+// script (or a crash test that kills us at any moment) relies on: an LSN is
+// printed only after the log has reported it durable, in LSN order, and
+// stdout is flushed right after, so every LSN that reached the reader of our
+// stdout is durable.
+#include <cairn/log.h>
+#include <fmt/core.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "commands.h"
+#include "common.h"
+
+namespace cairn::tool {
+namespace {
+
+// Unprinted LSNs we let build up before waiting for the oldest of them, so
+// that a fast producer still sees its LSNs (and memory stays bounded).
+constexpr std::uint64_t kMaxUnprinted = 4096;
+
+// Lines from a file descriptor, with a way to ask whether more input is
+// ready without blocking (std::getline cannot tell).
+class LineReader {
+ public:
+  explicit LineReader(int fd) : fd_(fd) {}
+
+  // False at the end of input; a last line without a newline still counts.
+  Result<bool> next(std::string& line);
+  // True when next() would not block.
+  bool ready() const;
+  std::uint64_t line_number() const { return line_number_; }
+
+ private:
+  bool has_line() const { return buffer_.find('\n', start_) != std::string::npos; }
+  Status fill();
+
+  int fd_;
+  std::string buffer_;
+  std::size_t start_ = 0;
+  bool eof_ = false;
+  std::uint64_t line_number_ = 0;
+};
+
+bool LineReader::ready() const {
+  if (eof_ || has_line()) {
+    return true;
+  }
+  pollfd p{fd_, POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0;
+}
+
+Status LineReader::fill() {
+  buffer_.erase(0, start_);
+  start_ = 0;
+  char chunk[1 << 16];
+  ssize_t n;
+  do {
+    n = ::read(fd_, chunk, sizeof chunk);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    return Status::in_file(Errc::io_error, "stdin", "read failed", errno);
+  }
+  eof_ = n == 0;
+  buffer_.append(chunk, static_cast<std::size_t>(n));
+  return Status();
+}
+
+Result<bool> LineReader::next(std::string& line) {
+  while (!has_line() && !eof_) {
+    CAIRN_TRY(fill());
+  }
+  const std::size_t nl = buffer_.find('\n', start_);
+  if (nl == std::string::npos && start_ == buffer_.size()) {
+    return false;
+  }
+  const std::size_t end = nl == std::string::npos ? buffer_.size() : nl;
+  line.assign(buffer_, start_, end - start_);
+  start_ = nl == std::string::npos ? buffer_.size() : nl + 1;
+  ++line_number_;
+  return true;
+}
+
+std::optional<ExpectedVersion> parse_expected(const std::string& text) {
+  if (text == "any") return ExpectedVersion::any();
+  if (text == "no-stream") return ExpectedVersion::no_stream();
+  if (text == "exists") return ExpectedVersion::stream_exists();
+  std::uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) {
+    return std::nullopt;
+  }
+  return ExpectedVersion::exact(v);
+}
+
+Durability parse_durability(const std::string& text) {
+  if (text == "sync") return Durability::sync;
+  if (text == "none") return Durability::none;
+  return Durability::async;
+}
+
+// One input line as an event. Owns the bytes the NewEvent views point to.
+struct InputEvent {
+  std::string stream;
+  std::string type;
+  EventId id;
+  std::string metadata;
+  std::string data;
+  std::int64_t time_ns = 0;
+  NewEvent view() const { return NewEvent{type, id, metadata, data, time_ns}; }
+};
+
+// A JSON value as event bytes: a string as itself, anything else as JSON text.
+std::string json_bytes(const nlohmann::json& value) {
+  return value.is_string() ? value.get<std::string>() : value.dump();
+}
+
+// Why a JSON input line cannot be an event, or "".
+std::string from_json(const std::string& line, const AppendOptions& o, InputEvent& out) {
+  const auto j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return "not a JSON object";
+  }
+  const auto text = [&](const char* key, const std::string& fallback, std::string& field) {
+    if (!j.contains(key)) {
+      field = fallback;
+      return true;
+    }
+    if (!j[key].is_string()) {
+      return false;
+    }
+    field = j[key].get<std::string>();
+    return true;
+  };
+  if (!text("stream", o.stream, out.stream)) return "\"stream\" must be a string";
+  if (!text("type", o.type, out.type)) return "\"type\" must be a string";
+  if (j.contains("id") && (!j["id"].is_string() ||
+                           !EventId::from_hex(j["id"].get<std::string>(), out.id))) {
+    return "\"id\" must be 32 hex digits (dashes allowed)";
+  }
+  out.data = j.contains("data") ? json_bytes(j["data"]) : std::string();
+  out.metadata = j.contains("metadata") ? json_bytes(j["metadata"]) : std::string();
+  if (j.contains("time")) {
+    const auto& t = j["time"];
+    std::optional<std::int64_t> ns;
+    if (t.is_number_integer()) ns = t.get<std::int64_t>();
+    if (t.is_string()) ns = parse_time(t.get<std::string>());
+    if (!ns) return "\"time\" must be RFC 3339 or an integer of ns";
+    out.time_ns = *ns;
+  }
+  return "";
+}
+
+class Appender {
+ public:
+  Appender(Log& log, const AppendOptions& o, ExpectedVersion expected)
+      : log_(log), o_(o), expected_(expected), durability_(parse_durability(o.sync)),
+        printed_end_(log.next_lsn()), appended_end_(printed_end_) {}
+
+  int run();
+
+ private:
+  int append_line(const std::string& line, std::uint64_t line_number);
+  Status print_durable(bool wait_for_all);
+  void print_range(std::uint64_t end);
+  int finish(int code);
+
+  Log& log_;
+  const AppendOptions& o_;
+  ExpectedVersion expected_;
+  Durability durability_;
+  std::set<std::string> streams_seen_;
+  std::uint64_t printed_end_;   // every LSN below was printed
+  std::uint64_t appended_end_;  // every LSN below was appended by us
+};
+
+int Appender::run() {
+  LineReader input(STDIN_FILENO);
+  std::string line;
+  while (true) {
+    if (!input.ready()) {
+      // Input is idle: make what we have durable and print it before we
+      // block, so a slow producer sees each LSN promptly.
+      if (Status s = print_durable(true); !s.ok()) {
+        return finish(report_error(s));
+      }
+    }
+    auto more = input.next(line);
+    if (!more) {
+      return finish(report_error(more.error()));
+    }
+    if (!*more) {
+      break;
+    }
+    if (int code = append_line(line, input.line_number()); code != kExitOk) {
+      return code;
+    }
+  }
+  return finish(kExitOk);
+}
+
+int Appender::append_line(const std::string& line, std::uint64_t line_number) {
+  InputEvent event{o_.stream, o_.type, {}, {}, line, 0};
+  if (o_.jsonl) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) {
+      return kExitOk;
+    }
+    if (std::string why = from_json(line, o_, event); !why.empty()) {
+      return finish(usage_error(fmt::format("stdin line {}: {}", line_number, why)));
+    }
+  }
+  // The expected version guards the first event of each stream; later ones
+  // follow it (we hold the log's lock, so nobody else appends in between).
+  const bool first = streams_seen_.insert(event.stream).second;
+  const NewEvent e = event.view();
+  auto r = log_.append(event.stream, first ? expected_ : ExpectedVersion::any(), {&e, 1},
+                       durability_);
+  if (!r) {
+    return finish(report_error(r.error().with_context(fmt::format("stdin line {}", line_number))));
+  }
+  appended_end_ = r->end_lsn();
+  Status s = print_durable(appended_end_ - printed_end_ >= kMaxUnprinted);
+  return s.ok() ? kExitOk : finish(report_error(s));
+}
+
+void Appender::print_range(std::uint64_t end) {
+  if (end <= printed_end_) {
+    return;
+  }
+  std::string out;
+  for (std::uint64_t lsn = printed_end_; lsn < end; ++lsn) {
+    out += fmt::format("{}\n", lsn);
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fflush(stdout);
+  printed_end_ = end;
+}
+
+// Prints every LSN the log now reports durable. With wait_for_all, first
+// waits until everything appended is durable; else, when too many are
+// unprinted, waits for the oldest.
+Status Appender::print_durable(bool wait_for_all) {
+  if (printed_end_ == appended_end_) {
+    return Status();
+  }
+  // On failure (poisoned) the LSNs that did become durable are still printed.
+  Status waited = wait_for_all ? log_.wait_durable(appended_end_) : Status();
+  print_range(std::min(log_.durable_lsn(), appended_end_));
+  return waited;
+}
+
+// Before exiting, on success and on failure alike: print everything that is
+// durable (it is acknowledged and a script must learn of it), then close.
+int Appender::finish(int code) {
+  Status durable = print_durable(true);
+  Status closed = log_.close();
+  if (code == kExitOk && !durable.ok()) {
+    return report_error(durable);
+  }
+  if (code == kExitOk && !closed.ok()) {
+    return report_error(closed);
+  }
+  return code;
+}
+
+// Small segments (tests, demos) cannot hold the default largest batch; lower
+// the event and batch limits so that one largest batch still fits a segment.
+void fit_limits_to_segment(LogOptions& options, std::uint64_t segment_bytes) {
+  options.segment_bytes = segment_bytes;
+  constexpr std::uint64_t kHeaderBlockAndSeal = 4096 + 80;
+  constexpr std::uint64_t kBatchOverhead = 48 + 16 + 1024 + 40 + 8;  // header, prefix, stream, event, pad
+  if (segment_bytes < options.batch_bytes_max + kHeaderBlockAndSeal ||
+      segment_bytes <= kHeaderBlockAndSeal + kBatchOverhead) {
+    const std::uint64_t room = segment_bytes > kHeaderBlockAndSeal + kBatchOverhead
+                                   ? (segment_bytes - kHeaderBlockAndSeal) / 8 * 8
+                                   : 0;
+    // With no room at all, keep the defaults: Log::open says what is wrong.
+    if (room > 0) {
+      options.batch_bytes_max = std::min<std::uint64_t>(options.batch_bytes_max, room);
+      options.event_bytes_max = std::min<std::uint64_t>(options.event_bytes_max,
+                                                        options.batch_bytes_max - kBatchOverhead);
+    }
+  }
+}
+
+}  // namespace
+
+int run_append(const AppendOptions& o) {
+  const auto expected = parse_expected(o.expected_version);
+  if (!expected) {
+    return usage_error("--expected-version: expected any, no-stream, exists or a number, got \"" +
+                       o.expected_version + "\"");
+  }
+  LogOptions options;
+  options.directory = o.directory;
+  options.create_if_missing = o.create;
+  if (o.segment_bytes) {
+    fit_limits_to_segment(options, *o.segment_bytes);
+  }
+  if (o.verbose) {
+    options.on_notice = [](std::string_view line) { fmt::print(stderr, "cairn: {}\n", line); };
+  }
+  auto log = Log::open(options);
+  if (!log) {
+    Status s = log.error();
+    if (s.code() == Errc::not_found && !o.create) {
+      s = s.with_context("no log here (use --create to create one)");
+    }
+    return report_error(s);
+  }
+  Appender appender(**log, o, *expected);
+  return appender.run();
+}
+
+}  // namespace cairn::tool

@@ -1,0 +1,186 @@
+// `cairn`: the command-line tool over the public API (BRIEF section 6 is its
+// contract: subcommands, output formats, exit codes). This file only parses
+// the command line; each subcommand lives in its own file.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <map>
+
+#include "commands.h"
+#include "common.h"
+
+namespace cairn::tool {
+namespace {
+
+const std::map<std::string, OutputFormat> kFormats{{"text", OutputFormat::text},
+                                                   {"jsonl", OutputFormat::jsonl}};
+
+CLI::App* subcommand(CLI::App& app, const std::string& name, const std::string& about) {
+  CLI::App* sub = app.add_subcommand(name, about);
+  sub->footer(kExitCodesHelp);
+  return sub;
+}
+
+void add_format(CLI::App* sub, OutputFormat& format) {
+  sub->add_option("--format", format, "Output format: text (default) or jsonl")
+      ->transform(CLI::CheckedTransformer(kFormats));
+}
+
+CLI::App* add_append(CLI::App& app, AppendOptions& o) {
+  CLI::App* sub = subcommand(
+      app, "append",
+      "Append events read from stdin, one per line (the line without its newline is the\n"
+      "event data). Prints each event's LSN on its own line once the event is durable,\n"
+      "in LSN order, flushing as it goes. Appends are pipelined: the next line is read\n"
+      "and appended while earlier ones are being made durable. Every printed LSN is\n"
+      "durable, whatever --sync says.");
+  sub->add_option("DIR", o.directory, "Log directory")->required();
+  sub->add_option("--stream", o.stream, "Stream to append to (default: \"default\")");
+  sub->add_option("--type", o.type, "Event type (default: \"event\")");
+  sub->add_option("--expected-version", o.expected_version,
+                  "any (default) | no-stream | exists | N: checked for the first event "
+                  "appended to each stream; the rest of the input follows it");
+  sub->add_flag("--create", o.create, "Create the log if the directory holds none");
+  sub->add_option("--segment-bytes", o.segment_bytes,
+                  "Size of new segment files (default 64 MiB; existing ones keep theirs)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--sync", o.sync,
+                  "sync: one fdatasync per event before the next line is read (slow);\n"
+                  "async (default): pipelined, an event is durable with its batch;\n"
+                  "none: no fdatasync is requested per event; durability comes with the\n"
+                  "next sync (forced every few thousand events, when stdin is idle, at EOF)")
+      ->check(CLI::IsMember({"sync", "async", "none"}));
+  sub->add_flag("--jsonl", o.jsonl,
+                "Each line is a JSON object: stream, type, id (32 hex digits or a UUID),\n"
+                "data (a string, or any JSON value stored as its JSON text), optional\n"
+                "metadata (same), optional time (RFC 3339 or ns since the epoch).\n"
+                "Missing stream/type default to --stream/--type; blank lines are skipped.");
+  sub->add_flag("-v,--verbose", o.verbose, "Print the recovery report of the open on stderr");
+  return sub;
+}
+
+CLI::App* add_read(CLI::App& app, ReadOptions& o) {
+  CLI::App* sub = subcommand(
+      app, "read",
+      "Print events without opening the log for writing: exactly the events recovery\n"
+      "would keep (a torn tail is not shown). Damage to acknowledged data: exit 3,\n"
+      "and no damaged event is printed. jsonl fields: lsn, stream, version, type, id,\n"
+      "time (RFC 3339, ns, UTC), data (or data_base64 when not UTF-8), metadata (or\n"
+      "metadata_base64).");
+  sub->add_option("DIR", o.directory, "Log directory")->required();
+  sub->add_option("--from", o.from, "First LSN (with --backward: the last, default the end)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--stream", o.stream,
+                  "Only this stream (a filter over the global log: there is no stream index "
+                  "yet)");
+  sub->add_option("--from-version", o.from_version,
+                  "With --stream: first stream version (with --backward: the last)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_flag("--backward", o.backward, "Newest first (buffers the events; see --limit)");
+  sub->add_option("--limit", o.limit, "At most this many events")
+      ->check(CLI::NonNegativeNumber);
+  auto* as_of = sub->add_option("--as-of", o.as_of,
+                                "Only events with time <= TIME (RFC 3339 or ns since the epoch)");
+  auto* until = sub->add_option("--until-lsn", o.until_lsn,
+                                "Only events with LSN < this (the log as of position LSN)")
+                   ->check(CLI::NonNegativeNumber);
+  as_of->excludes(until);
+  sub->add_flag("--follow", o.follow,
+                "After the last event, wait for new ones (poll) until interrupted (SIGINT)");
+  add_format(sub, o.format);
+  return sub;
+}
+
+CLI::App* add_dump(CLI::App& app, DumpOptions& o) {
+  CLI::App* sub = subcommand(
+      app, "dump",
+      "Decode a log directory, one segment file or one index file, read-only. Shows\n"
+      "headers and a summary per segment; with a directory, also what recovery would do.\n"
+      "jsonl: one object per line, each with a \"kind\"; records (kind batch or seal)\n"
+      "carry segment, position, size, lsn, count, checksum_ok, prior_durable_lsn and\n"
+      "their events. Exits 1 on a torn tail only, 3 on corruption, like verify.");
+  sub->add_option("PATH", o.path, "Log directory or file")->required();
+  sub->add_flag("--records", o.records, "Every record and its events");
+  sub->add_flag("--index", o.index, "Index entries (no index files exist in this revision)");
+  sub->add_flag("--hex", o.hex, "Record bytes in hex (implies --records)");
+  sub->add_flag("--continue-on-error", o.continue_on_error,
+                "After damage, resume at the next record that verifies; mark each bad region");
+  add_format(sub, o.format);
+  return sub;
+}
+
+CLI::App* add_verify(CLI::App& app, VerifyOptions& o) {
+  CLI::App* sub = subcommand(
+      app, "verify",
+      "Check every header, record and seal (read-only) and print a summary. Exits 0\n"
+      "clean, 1 torn tail only, 3 damage to acknowledged data, 4 I/O error.");
+  sub->add_option("DIR", o.directory, "Log directory")->required();
+  add_format(sub, o.format);
+  return sub;
+}
+
+CLI::App* add_recover(CLI::App& app, RecoverOptions& o) {
+  CLI::App* sub = subcommand(
+      app, "recover",
+      "Recover the log as opening it would (zero-fill a torn tail after copying it to\n"
+      "a .broken file; refuse corruption) and print the recovery report. Takes the\n"
+      "log's lock: exit 6 if another process has it open.");
+  sub->add_option("DIR", o.directory, "Log directory")->required();
+  sub->add_flag("--dry-run", o.dry_run, "Say what would be done; change nothing");
+  return sub;
+}
+
+CLI::App* add_stat(CLI::App& app, StatOptions& o) {
+  CLI::App* sub = subcommand(
+      app, "stat",
+      "Segments, sizes, event and stream counts, durable LSN, index state and whether\n"
+      "the last shutdown was clean (read-only).");
+  sub->add_option("DIR", o.directory, "Log directory")->required();
+  add_format(sub, o.format);
+  return sub;
+}
+
+struct Parsed {
+  AppendOptions append;
+  ReadOptions read;
+  DumpOptions dump;
+  VerifyOptions verify;
+  RecoverOptions recover;
+  StatOptions stat;
+};
+
+int dispatch(const CLI::App& app, const Parsed& p) {
+  if (app.got_subcommand("append")) return run_append(p.append);
+  if (app.got_subcommand("read")) return run_read(p.read);
+  if (app.got_subcommand("dump")) return run_dump(p.dump);
+  if (app.got_subcommand("verify")) return run_verify(p.verify);
+  if (app.got_subcommand("recover")) return run_recover(p.recover);
+  if (app.got_subcommand("stat")) return run_stat(p.stat);
+  return usage_error("no subcommand; see cairn --help");
+}
+
+}  // namespace
+}  // namespace cairn::tool
+
+int main(int argc, char** argv) {
+  using namespace cairn::tool;
+  CLI::App app("cairn: inspect and use a Cairn event log", "cairn");
+  app.footer(kExitCodesHelp);
+  app.require_subcommand(1);
+  Parsed p;
+  add_append(app, p.append);
+  add_read(app, p.read);
+  add_dump(app, p.dump);
+  add_verify(app, p.verify);
+  add_recover(app, p.recover);
+  add_stat(app, p.stat);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) {
+      return app.exit(e);  // --help: printed on stdout, exit 0
+    }
+    return usage_error(std::string(e.what()) + " (see cairn --help)");
+  }
+  return dispatch(app, p);
+}
