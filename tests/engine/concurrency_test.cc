@@ -168,5 +168,5 @@ TEST_CASE("concurrency: exactly one of many racing appends with the same expecte
     CHECK(winners == 1);
     CHECK(conflicts == 5);
   }
-  CHECK(log->next_version("contested") == 21);
+  CHECK(log->next_version("contested").value() == 21);
 }
