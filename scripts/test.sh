@@ -58,13 +58,16 @@ else
   tail -40 build-tsan.log; failed=$((failed + 1))
 fi
 
-note "libFuzzer targets (clang), a short run each"
-if { [ -d build-fuzz ] || CXX=clang++ meson setup build-fuzz -Dfuzz=true >/dev/null; } &&
+note "libFuzzer targets (clang), a short run each from a seed corpus"
+if { [ -d build-fuzz ] || CXX=clang++ meson setup build-fuzz -Dfuzz=true -Dtests=false >/dev/null; } &&
    ninja -C build-fuzz -j "$jobs" >build-fuzz.log 2>&1; then
+  build-fuzz/tests/fuzz/make_fuzz_corpus build-fuzz/corpus >/dev/null 2>&1
   for fuzzer in build-fuzz/tests/fuzz/*_fuzz; do
     [ -x "$fuzzer" ] || continue
-    check "$(basename "$fuzzer")" "$fuzzer" -max_total_time="${FUZZ_SECONDS:-20}" -print_final_stats=0 \
-      >"$fuzzer.log" 2>&1
+    name=$(basename "$fuzzer" _fuzz)
+    mkdir -p "build-fuzz/corpus/$name"
+    check "$(basename "$fuzzer") for ${FUZZ_SECONDS:-20} s" "$fuzzer" "build-fuzz/corpus/$name" \
+      -max_total_time="${FUZZ_SECONDS:-20}" -print_final_stats=0 >"$fuzzer.log" 2>&1
   done
 else
   tail -20 build-fuzz.log; failed=$((failed + 1))
