@@ -25,15 +25,17 @@ void GroupCommitter::Batch::clear() {
   items.clear();
   lsn_end = 0;
   needs_sync = false;
+  ids.clear();
 }
 
 GroupCommitter::GroupCommitter(SegmentStore& store, SegmentSet& segments, IndexStore& indexes,
                                const CommitterConfig& config, TailState tail,
-                               HeadResolver resolve_head)
+                               HeadResolver resolve_head, IdHooks id_hooks)
     : store_(store),
       segments_(segments),
       indexes_(indexes),
       resolve_head_(std::move(resolve_head)),
+      id_hooks_(std::move(id_hooks)),
       config_(config),
       preparer_(store, config.segment_bytes, config.prepare_in_background),
       next_lsn_(tail.end.next_lsn),
@@ -130,18 +132,73 @@ void GroupCommitter::place(std::size_t record_bytes) {
                    "segment_bytes was validated to hold one largest record");
 }
 
-// Events without a time get the append time, kept monotonic within the log
-// so that "as of time T" reads have one answer.
-void GroupCommitter::stamp_times(std::span<const NewEvent> events,
-                                 std::vector<NewEvent>& stamped) {
+// Events without a time get the append time. Recorded times never go
+// backwards in LSN order, so that "as of time T" has one answer and the time
+// index can be searched; an explicit earlier time is refused.
+Status GroupCommitter::stamp_times(std::span<const NewEvent> events,
+                                   std::vector<NewEvent>& stamped) {
   stamped.assign(events.begin(), events.end());
-  const std::int64_t now = std::max(now_ns(), last_time_ns_);
+  std::int64_t last = last_time_ns_;
+  const std::int64_t now = std::max(now_ns(), last);
   for (auto& e : stamped) {
     if (e.time_ns == 0) {
-      e.time_ns = now;
+      e.time_ns = std::max(now, last);
+    } else if (e.time_ns < last) {
+      return Status::error(Errc::invalid_argument,
+                           "event time " + std::to_string(e.time_ns) +
+                               " ns is before the log's last recorded time " +
+                               std::to_string(last) + " ns; recorded times never go backwards");
     }
-    last_time_ns_ = std::max(last_time_ns_, e.time_ns);
+    last = e.time_ns;
   }
+  last_time_ns_ = last;
+  return Status();
+}
+
+// Under mu_: an id appended since the caller's look at the sealed segments:
+// not yet indexed, or in the in-memory index of a later segment.
+std::optional<std::uint64_t> GroupCommitter::find_id_locked(const EventId& id,
+                                                            std::size_t checked) const {
+  if (auto it = unindexed_ids_.find(id); it != unindexed_ids_.end()) {
+    return it->second;
+  }
+  const auto segments = segments_.snapshot();
+  for (std::size_t i = checked; i < segments.size(); ++i) {
+    std::lock_guard index_lock(segments[i]->index_mu);
+    if (segments[i]->index) {
+      if (auto lsn = segments[i]->index->find_id(id)) {
+        return lsn;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// A retried append: its first event id is already in the log at `lsn`. If
+// the earlier append wrote the same events, the retry gets its result and
+// writes nothing; anything else is refused.
+Result<AppendResult> GroupCommitter::retry_result(std::uint64_t lsn, std::string_view stream,
+                                                  std::span<const NewEvent> events,
+                                                  Durability durability) {
+  CAIRN_TRY(wait_durable(lsn + 1));  // the earlier append may still be in flight
+  CAIRN_ASSIGN_OR_RETURN(auto original, id_hooks_.read_events(lsn, events.size()));
+  bool same = original.size() == events.size();
+  for (std::size_t i = 0; same && i < events.size(); ++i) {
+    const Event& o = original[i];
+    const NewEvent& e = events[i];
+    same = o.stream == stream && o.id == e.id && o.type == e.type && o.metadata == e.metadata &&
+           o.data == e.data && o.version == original[0].version + i;
+  }
+  if (!same) {
+    return Status::error(Errc::invalid_argument,
+                         "event id " + events[0].id.to_hex() + " was already appended at LSN " +
+                             std::to_string(lsn) + " with different content");
+  }
+  AppendResult result{lsn, original[0].version, static_cast<std::uint32_t>(events.size())};
+  if (durability == Durability::sync) {
+    CAIRN_TRY(wait_durable(result.end_lsn()));
+  }
+  return result;
 }
 
 Result<AppendResult> GroupCommitter::append(std::string_view stream, ExpectedVersion expected,
@@ -149,6 +206,16 @@ Result<AppendResult> GroupCommitter::append(std::string_view stream, ExpectedVer
                                             Durability durability) {
   std::size_t record_bytes = 0;
   CAIRN_TRY(validate(stream, events, &record_bytes));
+  // Idempotency: an append whose first event id is already in the log is a
+  // retry. Sealed segments are searched first, without the lock.
+  const EventId* key = events[0].id.is_zero() ? nullptr : &events[0].id;
+  std::size_t checked = 0;
+  if (key != nullptr) {
+    CAIRN_ASSIGN_OR_RETURN(auto found, id_hooks_.find_sealed(*key, &checked));
+    if (found) {
+      return retry_result(*found, stream, events, durability);
+    }
+  }
   std::unique_lock lock(mu_);
   // Backpressure: the fill buffer never exceeds the write window.
   space_cv_.wait(lock, [&] {
@@ -166,11 +233,23 @@ Result<AppendResult> GroupCommitter::append(std::string_view stream, ExpectedVer
   if (!poison_.ok() || stopping_) {
     return Status::error(stopping_ ? Errc::closed : Errc::poisoned, "log closed or poisoned");
   }
+  if (key != nullptr) {
+    if (auto found = find_id_locked(*key, checked)) {
+      lock.unlock();
+      return retry_result(*found, stream, events, durability);
+    }
+  }
   std::uint64_t first_version = 0;
   CAIRN_TRY(check_expected(stream, expected, &first_version));
-  place(record_bytes);
   std::vector<NewEvent> stamped;
-  stamp_times(events, stamped);
+  CAIRN_TRY(stamp_times(events, stamped));
+  place(record_bytes);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (!events[i].id.is_zero()) {
+      unindexed_ids_.emplace(events[i].id, next_lsn_ + i);
+      fill_.ids.push_back(events[i].id);
+    }
+  }
   const std::size_t offset = fill_.bytes.size();
   fill_.bytes.resize(offset + record_bytes);
   const format::BatchFields fields{format::record_seed(config_.log_id, place_base_), next_lsn_,
@@ -347,6 +426,9 @@ void GroupCommitter::publish(const Batch& batch, const Status& status) {
       durable_lsn_ = readable_lsn_;
     }
     CAIRN_ASSERT(durable_lsn_ <= readable_lsn_ && readable_lsn_ <= next_lsn_);
+    for (const EventId& id : batch.ids) {
+      unindexed_ids_.erase(id);  // the leader indexed them in commit()
+    }
     if (durable_lsn_ < sync_wanted_) {
       fill_.needs_sync = true;  // a waiter wants LSNs this batch did not sync
     }

@@ -22,6 +22,7 @@
 #include <cairn/status.h>
 
 #include <functional>
+#include <optional>
 
 #include <chrono>
 #include <condition_variable>
@@ -35,6 +36,7 @@
 
 #include "engine/index_store.h"
 #include "engine/segment.h"
+#include "engine/segment_index.h"
 #include "engine/segment_set.h"
 #include "engine/segment_store.h"
 #include "format/scanner.h"
@@ -69,9 +71,18 @@ class GroupCommitter {
   // Finds the next version of a stream that no append since open has
   // touched, from the segment indexes (I/O; called without the lock).
   using HeadResolver = std::function<Result<std::uint64_t>(std::string_view stream)>;
+  // Idempotent appends (see append()): where an event id already is in the
+  // segments sealed before this call (I/O; without the lock), and the events
+  // an earlier append wrote from an LSN, to compare a retry with.
+  struct IdHooks {
+    std::function<Result<std::optional<std::uint64_t>>(const EventId&, std::size_t* checked)>
+        find_sealed;
+    std::function<Result<std::vector<Event>>(std::uint64_t lsn, std::size_t count)> read_events;
+  };
 
   GroupCommitter(SegmentStore& store, SegmentSet& segments, IndexStore& indexes,
-                 const CommitterConfig& config, TailState tail, HeadResolver resolve_head);
+                 const CommitterConfig& config, TailState tail, HeadResolver resolve_head,
+                 IdHooks id_hooks);
   ~GroupCommitter();
   GroupCommitter(const GroupCommitter&) = delete;
   GroupCommitter& operator=(const GroupCommitter&) = delete;
@@ -110,6 +121,7 @@ class GroupCommitter {
     std::vector<Item> items;
     std::uint64_t lsn_end = 0;
     bool needs_sync = false;
+    std::vector<EventId> ids;  // non-zero event ids in the batch
     void clear();
   };
 
@@ -122,7 +134,10 @@ class GroupCommitter {
   Status ensure_head(std::unique_lock<std::mutex>& lock, std::string_view stream);
   void index_record(std::span<const std::byte> record, std::uint64_t position);
   void place(std::size_t record_bytes);
-  void stamp_times(std::span<const NewEvent> events, std::vector<NewEvent>& stamped);
+  Status stamp_times(std::span<const NewEvent> events, std::vector<NewEvent>& stamped);
+  std::optional<std::uint64_t> find_id_locked(const EventId& id, std::size_t checked) const;
+  Result<AppendResult> retry_result(std::uint64_t lsn, std::string_view stream,
+                                    std::span<const NewEvent> events, Durability durability);
   Status wait_locked(std::unique_lock<std::mutex>& lock, std::uint64_t lsn_end);
 
   bool has_work() const;
@@ -136,6 +151,7 @@ class GroupCommitter {
   SegmentSet& segments_;
   IndexStore& indexes_;
   HeadResolver resolve_head_;
+  IdHooks id_hooks_;
   const CommitterConfig config_;
   SegmentPreparer preparer_;
 
@@ -158,6 +174,9 @@ class GroupCommitter {
   // stream -> next version, for every stream appended to or resolved since
   // open (0: resolved, has no events).
   std::unordered_map<std::string, std::uint64_t> stream_heads_;
+  // Event ids appended but not yet in the tail's index (the leader indexes
+  // them at commit, then publish() drops them here).
+  std::unordered_map<EventId, std::uint64_t, EventIdHash> unindexed_ids_;
   Status poison_;
   bool stopping_ = false;
   bool committer_exited_ = false;

@@ -140,7 +140,11 @@ Result<RecoveryPreview> preview(io::FileSystem& fs, const std::string& dir, bool
   if (recovered->empty_directory) {
     return Status::in_file(Errc::not_found, dir, "directory holds no log");
   }
-  out.verdict = recovered->torn_tail_found ? Verdict::torn_tail : Verdict::clean;
+  // A last segment set aside (header unreadable, no record) is, like a torn
+  // tail, a repair that loses nothing acknowledged.
+  CAIRN_ASSIGN_OR_RETURN(Listing listing, list_directory(fs, dir));
+  const bool set_aside = recovered->segments.size() < listing.segments.size();
+  out.verdict = recovered->torn_tail_found || set_aside ? Verdict::torn_tail : Verdict::clean;
   out.report = recovered->report;
   out.next_lsn = recovered->next_lsn;
   out.clean_shutdown = recovered->clean_shutdown;
@@ -223,8 +227,15 @@ class SegmentDumper {
   Result<std::optional<format::SegmentHeader>> read_header(const io::File& file);
   void take_scan(const recovery::SegmentScan& scan);
   void visit(const format::RecordView& view, bool seal_checked);
+  // Where a scan after damage stopped, and why.
+  struct Resumed {
+    std::uint64_t position = 0;
+    std::string reason;
+    std::string detail;
+    bool done = false;  // nothing but zeros (or the seal, or the end) follows
+  };
   Status find_bad_regions(const io::File& file);
-  std::uint64_t resume(std::span<const std::byte> bytes, std::uint64_t from, bool* done);
+  Resumed resume(std::span<const std::byte> bytes, std::uint64_t from);
   void emit(BadRegion region);
 
   io::FileSystem& fs_;
@@ -235,7 +246,6 @@ class SegmentDumper {
   SegmentSummary s_;
   format::SegmentHeader header_;
   std::uint64_t seed_ = 0;
-  std::uint64_t seal_slot_ = 0;
 };
 
 Result<SegmentSummary> SegmentDumper::run() {
@@ -253,7 +263,6 @@ Result<SegmentSummary> SegmentDumper::run() {
   }
   header_ = *header;
   seed_ = format::record_seed(header_.log_id, header_.base_lsn);
-  seal_slot_ = header_.segment_bytes - kSealRecordBytes;
   CAIRN_ASSIGN_OR_RETURN(
       recovery::SegmentScan scan,
       recovery::scan_segment(*file, header_, [this](const format::RecordView& view) {
@@ -334,33 +343,34 @@ void SegmentDumper::emit(BadRegion region) {
 // later record that verifies.
 Status SegmentDumper::find_bad_regions(const io::File& file) {
   CAIRN_ASSIGN_OR_RETURN(auto bytes, read_whole(file, header_.segment_bytes));
-  std::uint64_t at = s_.stop_position;
+  Resumed stop{s_.stop_position, s_.stop, s_.stop_detail, false};
   // Each round moves at least one alignment unit forward, so this ends.
-  for (bool done = false; !done;) {
-    BadRegion region = describe_region(s_.segment, bytes, at, seed_);
-    region.reason = at == s_.stop_position ? s_.stop : region.reason;
-    region.detail = at == s_.stop_position ? s_.stop_detail : region.detail;
-    const std::uint64_t probe_from = std::min<std::uint64_t>(at + kRecordAlignment, bytes.size());
+  while (!stop.done) {
+    BadRegion region = describe_region(s_.segment, bytes, stop.position, seed_);
+    region.reason = stop.reason;
+    region.detail = stop.detail;
+    const std::uint64_t probe_from =
+        std::min<std::uint64_t>(stop.position + kRecordAlignment, bytes.size());
     const auto later = format::probe_later_records(bytes, 0, probe_from, seed_);
     if (!options_.continue_on_error || later.count == 0) {
       region.end = later.count > 0 ? later.first_position
-                                   : std::max(at, later.last_nonzero_position);
+                                   : std::max(stop.position, later.last_nonzero_position);
       emit(std::move(region));
       return Status();
     }
     region.end = later.first_position;
     emit(std::move(region));
-    at = resume(bytes, later.first_position, &done);
+    stop = resume(bytes, later.first_position);
   }
   return Status();
 }
 
 // Scans from a record found after damage. The record chain and counts of the
 // records before it are unknown, so a seal there cannot be checked against
-// them: it is shown with seal_checked = false. Returns the next stop
-// position; sets *done when nothing but zeros (or the end) follows.
-std::uint64_t SegmentDumper::resume(std::span<const std::byte> bytes, std::uint64_t from,
-                                    bool* done) {
+// them: it is shown with seal_checked = false. Says where and why the scan
+// stopped, and whether anything but zeros (or the end) follows.
+SegmentDumper::Resumed SegmentDumper::resume(std::span<const std::byte> bytes,
+                                             std::uint64_t from) {
   const format::RecordHeader first = format::load_record_header(bytes.data() + from);
   const format::ScanState state{from, first.lsn, seed_, 0};
   format::RecordScanner scanner(bytes, 0, seed_, header_.base_lsn, state,
@@ -369,19 +379,21 @@ std::uint64_t SegmentDumper::resume(std::span<const std::byte> bytes, std::uint6
   while (scanner.next(view)) {
     visit(view, true);
   }
-  const std::uint64_t at = scanner.state().position;
+  Resumed out{scanner.state().position, format::scan_stop_name(scanner.stop()),
+              scanner.detail(), false};
   if (scanner.stop() == format::ScanStop::bad_seal) {
-    const std::byte* p = bytes.data() + at;
+    const std::byte* p = bytes.data() + out.position;
     const format::RecordHeader h = format::load_record_header(p);
-    visit({at, h, {p + kRecordHeaderBytes, h.body_bytes}, kSealRecordBytes}, false);
-    *done = true;
-    return at;
+    visit({out.position, h, {p + kRecordHeaderBytes, h.body_bytes}, kSealRecordBytes}, false);
+    out.done = true;
+    return out;
   }
-  const auto rest = format::probe_later_records(bytes, 0, std::min<std::uint64_t>(at, bytes.size()),
-                                                seed_);
-  *done = scanner.stop() == format::ScanStop::sealed ||
-          (!format::scan_stop_is_damage(scanner.stop()) && rest.last_nonzero_position <= at);
-  return at;
+  const auto rest = format::probe_later_records(
+      bytes, 0, std::min<std::uint64_t>(out.position, bytes.size()), seed_);
+  out.done = scanner.stop() == format::ScanStop::sealed ||
+             (!format::scan_stop_is_damage(scanner.stop()) &&
+              rest.last_nonzero_position <= out.position);
+  return out;
 }
 
 Result<SegmentSummary> dump_segment_with(io::FileSystem& fs, const std::string& path,
@@ -667,6 +679,9 @@ Result<bool> is_directory(const std::string& path) {
   }
   if (names.error().sys_errno() == ENOTDIR) {
     return false;
+  }
+  if (names.error().code() == Errc::not_found) {
+    return Status::in_file(Errc::not_found, path, "no such file or directory");
   }
   return names.error();
 }

@@ -83,6 +83,8 @@ class LogImpl final : public Log {
   Status open_indexes(const recovery::RecoveredLog& recovered, TailState& tail);
   Result<std::uint64_t> resolve_head(std::string_view stream);
   Result<std::string> stream_at(std::uint64_t lsn);
+  Result<std::optional<std::uint64_t>> find_sealed_id(const EventId& id, std::size_t* checked);
+  Result<std::vector<Event>> read_events(std::uint64_t lsn, std::size_t count);
   void notice(const std::string& line);
   ReadContext read_context() {
     return ReadContext{&segments_, committer_.get(), indexes_.get(), subscriptions_};
@@ -170,7 +172,10 @@ Status LogImpl::open() {
                          options_.prepare_segments_in_background};
   committer_ = std::make_unique<GroupCommitter>(
       *store_, segments_, *indexes_, config, std::move(tail),
-      [this](std::string_view stream) { return resolve_head(stream); });
+      [this](std::string_view stream) { return resolve_head(stream); },
+      GroupCommitter::IdHooks{
+          [this](const EventId& id, std::size_t* checked) { return find_sealed_id(id, checked); },
+          [this](std::uint64_t lsn, std::size_t count) { return read_events(lsn, count); }});
   return Status();
 }
 
@@ -255,6 +260,42 @@ Result<std::string> LogImpl::stream_at(std::uint64_t lsn) {
                                                ", which the log does not hold");
   }
   return std::string(event.stream);
+}
+
+// Where an event id is in the segments sealed now, newest first; *checked
+// is how many leading segments were searched (the caller searches the rest
+// under its lock).
+Result<std::optional<std::uint64_t>> LogImpl::find_sealed_id(const EventId& id,
+                                                             std::size_t* checked) {
+  const auto segments = segments_.snapshot();
+  std::size_t sealed = 0;
+  while (sealed < segments.size() && segments[sealed]->sealed.load()) {
+    ++sealed;
+  }
+  *checked = sealed;
+  for (std::size_t i = sealed; i-- > 0;) {
+    CAIRN_ASSIGN_OR_RETURN(auto index, indexes_->get(*segments[i]));
+    if (auto lsn = index->find_id(id)) {
+      return std::optional<std::uint64_t>(*lsn);
+    }
+  }
+  return std::optional<std::uint64_t>();
+}
+
+Result<std::vector<Event>> LogImpl::read_events(std::uint64_t lsn, std::size_t count) {
+  GroupCommitter* committer = committer_.get();
+  SegmentReader reader(segments_, lsn, [committer] { return committer->readable_lsn(); },
+                       indexes_.get());
+  std::vector<Event> out;
+  EventView event;
+  while (out.size() < count) {
+    CAIRN_ASSIGN_OR_RETURN(bool more, reader.next(event));
+    if (!more) {
+      break;
+    }
+    out.push_back(Event::from_view(event));
+  }
+  return out;
 }
 
 // The next version of a stream, newest segment first: the last record of

@@ -188,6 +188,12 @@ Status Recovery::recover_segment(std::size_t index, std::uint64_t base, const st
   CAIRN_ASSIGN_OR_RETURN(auto file, fs_.open(path(name), writable ? io::OpenMode::read_write
                                                                    : io::OpenMode::read_only));
   auto header = read_segment_header(*file);
+  if (!header && header.error().code() == Errc::invalid_argument &&
+      header.error().message().find("format version") == std::string::npos) {
+    // A file named as a segment in a log directory whose header is not one:
+    // damage, not a foreign file (SPEC.md section 10.3).
+    header = Status::at(Errc::corruption, file->path(), 0, header.error().message());
+  }
   if (!header) {
     if (is_last && header.error().code() == Errc::corruption) {
       return handle_unreadable_last(name, header.error());
