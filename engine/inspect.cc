@@ -14,10 +14,12 @@
 
 #include "engine/options.h"
 #include "engine/reader.h"
+#include "engine/segment_index.h"
 #include "engine/segment.h"
 #include "engine/segment_set.h"
 #include "format/checksum.h"
 #include "format/codec.h"
+#include "format/index_file.h"
 #include "format/layout.h"
 #include "format/names.h"
 #include "format/record.h"
@@ -213,6 +215,127 @@ BadRegion describe_region(std::string_view segment, std::span<const std::byte> b
   return region;
 }
 
+// --- index files ------------------------------------------------------------------
+
+// "<base LSN>.idx" beside "<base LSN>.seg".
+std::string index_path_for(const std::string& segment_path) {
+  const std::string_view suffix = format::kSegmentSuffix;
+  const std::string stem = ends_with(segment_path, suffix)
+                               ? segment_path.substr(0, segment_path.size() - suffix.size())
+                               : segment_path;
+  return stem + format::kIndexSuffix;
+}
+
+void fill_header(const format::IndexFile& f, IndexInfo& info) {
+  info.index_interval_bytes = f.index_interval_bytes;
+  info.log_id = f.log_id;
+  info.base_lsn = f.base_lsn;
+  info.end_lsn = f.end_lsn;
+  info.end_position = f.end_position;
+  info.chain = f.chain;
+  info.last_time_ns = f.last_time_ns;
+  info.sparse_count = f.sparse.size();
+  info.stream_count = f.streams.size();
+  info.id_count = f.ids.size();
+  info.bloom_words = f.bloom.size();
+}
+
+void fill_entries(const format::IndexFile& f, IndexInfo& info) {
+  for (const auto& e : f.sparse) {
+    info.sparse.push_back({f.base_lsn + e.relative_lsn, e.position, e.time_ns});
+  }
+  for (const auto& e : f.streams) {
+    info.streams.push_back(
+        {e.stream_hash, e.first_version, f.base_lsn + e.relative_lsn, e.count, e.position});
+  }
+  for (const auto& e : f.ids) {
+    info.ids.push_back({e.id, e.lsn});
+  }
+}
+
+// Reads and decodes an index file into `info` (state missing or undecodable
+// when it cannot); returns the decoded file.
+Result<std::optional<format::IndexFile>> read_index(io::FileSystem& fs, const std::string& path,
+                                                    IndexInfo& info) {
+  info.file = base_name(path);
+  CAIRN_ASSIGN_OR_RETURN(bool exists, fs.exists(path));
+  if (!exists) {
+    info.state = IndexState::missing;
+    return std::optional<format::IndexFile>();
+  }
+  CAIRN_ASSIGN_OR_RETURN(auto file, fs.open(path, io::OpenMode::read_only));
+  CAIRN_ASSIGN_OR_RETURN(auto bytes, read_whole(*file, std::numeric_limits<std::uint64_t>::max()));
+  auto decoded = format::decode_index(bytes);
+  if (!decoded) {
+    info.state = IndexState::undecodable;
+    info.error = Status::in_file(decoded.error().code(), path, decoded.error().message());
+    return std::optional<format::IndexFile>();
+  }
+  info.state = IndexState::not_checked;
+  fill_header(*decoded, info);
+  return std::optional(std::move(*decoded));
+}
+
+// Checks an index file against its segment the way the log would rebuild
+// it: the engine's own SegmentIndex, fed the records the shared scanner
+// yields, up to where the file says it ends. Equal, entry for entry, or stale.
+class IndexChecker {
+ public:
+  IndexChecker(const format::IndexFile& file, const format::SegmentHeader& header)
+      : file_(file),
+        rebuilt_(file.log_id, header.base_lsn, file.index_interval_bytes),
+        chain_(format::record_seed(header.log_id, header.base_lsn)),
+        next_lsn_(header.base_lsn) {}
+
+  // Every record of the first scan, in order.
+  void add(const format::RecordView& view) {
+    if (view.header.kind == kSealKind || view.position >= file_.end_position ||
+        view.header.lsn != next_lsn_) {
+      return;
+    }
+    chain_ = format::chain_step(chain_, view.header.header_checksum);
+    rebuilt_.add_record(view, chain_);
+    next_lsn_ = view.header.lsn + view.header.event_count;
+  }
+  IndexState finish() const {
+    return rebuilt_.to_file() == file_ ? IndexState::matches : IndexState::stale;
+  }
+
+ private:
+  const format::IndexFile& file_;
+  engine::SegmentIndex rebuilt_;
+  std::uint64_t chain_;
+  std::uint64_t next_lsn_;
+};
+
+// Checks an index file against the segment beside it, if there is one
+// whose header decodes (else the index stays not_checked).
+Status check_beside(io::FileSystem& fs, const std::string& index_path,
+                    const format::IndexFile& index, IndexInfo& info) {
+  const std::string_view suffix = format::kIndexSuffix;
+  if (!ends_with(index_path, suffix)) {
+    return Status();
+  }
+  const std::string segment_path =
+      index_path.substr(0, index_path.size() - suffix.size()) + format::kSegmentSuffix;
+  CAIRN_ASSIGN_OR_RETURN(bool exists, fs.exists(segment_path));
+  if (!exists) {
+    return Status();
+  }
+  info.segment = base_name(segment_path);
+  CAIRN_ASSIGN_OR_RETURN(auto file, fs.open(segment_path, io::OpenMode::read_only));
+  auto header = recovery::read_segment_header(*file);
+  if (!header) {
+    return Status();
+  }
+  IndexChecker checker(index, *header);
+  CAIRN_TRY(recovery::scan_segment(*file, *header, [&checker](const format::RecordView& view) {
+              checker.add(view);
+            }).status());
+  info.state = checker.finish();
+  return Status();
+}
+
 class SegmentDumper {
  public:
   SegmentDumper(io::FileSystem& fs, std::string path, const DumpOptions& options,
@@ -237,6 +360,8 @@ class SegmentDumper {
   Status find_bad_regions(const io::File& file);
   Resumed resume(std::span<const std::byte> bytes, std::uint64_t from);
   void emit(BadRegion region);
+
+  Status visit_index();
 
   io::FileSystem& fs_;
   std::string path_;
@@ -273,7 +398,25 @@ Result<SegmentSummary> SegmentDumper::run() {
     CAIRN_TRY(find_bad_regions(*file));
   }
   visitor_.on_segment_end(s_);
+  if (options_.index) {
+    CAIRN_TRY(visit_index());
+  }
   return s_;
+}
+
+// The segment's index file, with its entries, checked against a rebuild
+// from a second scan (only with --index, so plain dumps scan once).
+Status SegmentDumper::visit_index() {
+  IndexInfo info;
+  info.segment = s_.segment;
+  const std::string path = index_path_for(path_);
+  CAIRN_ASSIGN_OR_RETURN(auto index, read_index(fs_, path, info));
+  if (index) {
+    CAIRN_TRY(check_beside(fs_, path, *index, info));
+    fill_entries(*index, info);
+  }
+  visitor_.on_index(info);
+  return Status();
 }
 
 // The header, or nullopt (with s_.header_error) when it does not decode. With
@@ -657,6 +800,32 @@ void VerifyCounter::operator()(const format::RecordView& view) {
 
 }  // namespace
 
+const char* index_state_name(IndexState state) {
+  switch (state) {
+    case IndexState::not_checked: return "not checked";
+    case IndexState::missing: return "missing";
+    case IndexState::undecodable: return "undecodable";
+    case IndexState::matches: return "matches the log";
+    case IndexState::stale: return "stale";
+  }
+  return "unknown";
+}
+
+Result<IndexInfo> dump_index_file(const std::string& path, DumpVisitor& visitor) {
+  CAIRN_ASSIGN_OR_RETURN(auto fs, read_only_fs());
+  IndexInfo info;
+  CAIRN_ASSIGN_OR_RETURN(auto index, read_index(*fs, path, info));
+  if (info.state == IndexState::missing) {
+    return Status::in_file(Errc::not_found, path, "no such file");
+  }
+  if (index) {
+    CAIRN_TRY(check_beside(*fs, path, *index, info));
+    fill_entries(*index, info);
+  }
+  visitor.on_index(info);
+  return info;
+}
+
 const char* verdict_name(Verdict verdict) {
   switch (verdict) {
     case Verdict::clean: return "clean";
@@ -724,6 +893,45 @@ Result<RecoveryPreview> dump_directory(const std::string& directory, const DumpO
   return p;
 }
 
+namespace {
+
+// Scans one segment for verify: counts its events (while `counting`) and
+// checks its index file against the records.
+Status verify_segment(io::FileSystem& fs, const std::string& path, VerifyCounter& count,
+                      bool& counting, VerifySummary& s) {
+  CAIRN_ASSIGN_OR_RETURN(auto file, fs.open(path, io::OpenMode::read_only));
+  CAIRN_ASSIGN_OR_RETURN(std::uint64_t bytes, file->size());
+  s.file_bytes += bytes;
+  auto header = recovery::read_segment_header(*file);
+  if (!header) {
+    counting = false;  // recovery's verdict already names the damage
+    return Status();
+  }
+  IndexInfo index;
+  index.segment = base_name(path);
+  CAIRN_ASSIGN_OR_RETURN(auto index_file, read_index(fs, index_path_for(path), index));
+  std::optional<IndexChecker> checker;
+  if (index_file) {
+    checker.emplace(*index_file, *header);
+  }
+  const bool count_this = counting;
+  CAIRN_ASSIGN_OR_RETURN(auto scan, recovery::scan_segment(*file, *header,
+                                                           [&](const format::RecordView& view) {
+                                                             if (count_this) count(view);
+                                                             if (checker) checker->add(view);
+                                                           }));
+  // With corruption, only what verifies before the first segment that does
+  // not end in its seal is counted.
+  counting = counting && scan.sealed;
+  if (checker) {
+    index.state = checker->finish();
+  }
+  s.indexes.push_back(std::move(index));
+  return Status();
+}
+
+}  // namespace
+
 Result<VerifySummary> verify(const std::string& directory,
                              const std::function<void(const VerifyProgress&)>& progress) {
   CAIRN_ASSIGN_OR_RETURN(auto fs, read_only_fs());
@@ -735,23 +943,13 @@ Result<VerifySummary> verify(const std::string& directory,
   s.report = p.report;
   s.next_lsn = p.next_lsn;
   s.segments = listing.segments.size();
-  // Counts what recovery keeps; with corruption, what verifies before the
-  // first segment that does not end in its seal.
+  // Counts what recovery keeps (with corruption: see verify_segment).
   VerifyCounter count(s, p.verdict == Verdict::corruption ? std::numeric_limits<std::uint64_t>::max()
                                                           : p.next_lsn);
   bool counting = true;
   VerifyProgress done{0, listing.segments.size()};
   for (const auto& [base, name] : listing.segments) {
-    CAIRN_ASSIGN_OR_RETURN(auto file, fs->open(format::join_path(directory, name),
-                                               io::OpenMode::read_only));
-    CAIRN_ASSIGN_OR_RETURN(std::uint64_t bytes, file->size());
-    s.file_bytes += bytes;
-    auto header = recovery::read_segment_header(*file);
-    counting = counting && header.has_value();
-    if (counting) {
-      CAIRN_ASSIGN_OR_RETURN(auto scan, recovery::scan_segment(*file, *header, std::ref(count)));
-      counting = scan.sealed;
-    }
+    CAIRN_TRY(verify_segment(*fs, format::join_path(directory, name), count, counting, s));
     ++done.segments_done;
     if (progress) {
       progress(done);
@@ -791,6 +989,36 @@ Result<std::vector<std::string>> recover(const std::string& directory, bool dry_
   return lines;
 }
 
+namespace {
+
+// Whether a segment's index file decodes and covers the segment as recovery
+// leaves it (log id, base and end LSN): not_checked then, as its entries are
+// not compared (verify does that).
+Result<IndexState> index_covers(io::FileSystem& fs, const engine::Segment& segment,
+                                std::uint64_t log_id) {
+  IndexInfo info;
+  CAIRN_ASSIGN_OR_RETURN(auto file, read_index(fs, index_path_for(segment.path), info));
+  if (!file) {
+    return info.state;
+  }
+  const bool covers = file->log_id == log_id && file->base_lsn == segment.base_lsn() &&
+                      file->end_lsn == segment.end_lsn.load();
+  return covers ? IndexState::not_checked : IndexState::stale;
+}
+
+std::string index_summary(const std::vector<SegmentStat>& segments) {
+  std::size_t counts[5] = {};
+  for (const auto& s : segments) {
+    ++counts[static_cast<std::size_t>(s.index)];
+  }
+  return std::to_string(counts[0]) + " of " + std::to_string(segments.size()) +
+         " segments have an index file covering them (entries are checked by verify); " +
+         std::to_string(counts[1]) + " missing, " + std::to_string(counts[4]) + " stale, " +
+         std::to_string(counts[2]) + " undecodable (the log rebuilds these on first use)";
+}
+
+}  // namespace
+
 Result<StatInfo> stat(const std::string& directory) {
   CAIRN_ASSIGN_OR_RETURN(auto snapshot, open_snapshot(directory));
   CAIRN_ASSIGN_OR_RETURN(auto fs, read_only_fs());
@@ -802,13 +1030,14 @@ Result<StatInfo> stat(const std::string& directory) {
   s.report = snapshot->report();
   s.recovery_point_present = listing.has_recovery_point;
   s.other_files = listing.others;
-  s.index_state = "not built (this format revision has no index files)";
   for (const auto& segment : snapshot->segments().snapshot()) {
     CAIRN_ASSIGN_OR_RETURN(std::uint64_t bytes, segment->file->size());
+    CAIRN_ASSIGN_OR_RETURN(IndexState index, index_covers(*fs, *segment, s.meta.log_id));
     s.segments.push_back({segment->name, bytes, segment->base_lsn(), segment->end_lsn.load(),
-                          segment->sealed.load()});
+                          segment->sealed.load(), index});
     s.file_bytes += bytes;
   }
+  s.index_state = index_summary(s.segments);
   std::unordered_set<std::string> streams;
   auto reader = snapshot->read_from(0);
   EventView e;

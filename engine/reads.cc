@@ -11,11 +11,13 @@
 
 #include "engine/backward_reader.h"
 #include "engine/reader.h"
+#include "engine/segment_index.h"
+#include "engine/stream_reader.h"
+#include "format/layout.h"
 
 namespace cairn::engine {
 namespace {
 
-constexpr std::uint64_t kFromEnd = ~0ull;  // from_lsn / from_version: from the end
 
 // The limit of a forward source: what is readable now, never past `until`.
 std::function<std::uint64_t()> readable_below(GroupCommitter* committer, std::uint64_t until) {
@@ -66,40 +68,6 @@ class BoundedReader final : public LogReader {
   bool ended_ = false;
 };
 
-// One stream's events out of a global source in the same direction: forward
-// from `from_version`, or backward from it (kFromEnd = the stream's head).
-class StreamScan final : public LogReader {
- public:
-  StreamScan(std::unique_ptr<LogReader> global, const ReadOptions& options)
-      : global_(std::move(global)),
-        stream_(options.stream),
-        from_version_(options.from_version),
-        forward_(options.direction == Direction::forward) {}
-
-  Result<bool> next(EventView& out) override {
-    while (!done_) {
-      CAIRN_ASSIGN_OR_RETURN(bool more, global_->next(out));
-      if (!more) {
-        return false;
-      }
-      if (out.stream != stream_ ||
-          (forward_ ? out.version < from_version_ : out.version > from_version_)) {
-        continue;
-      }
-      done_ = !forward_ && out.version == 0;  // nothing older in the stream
-      return true;
-    }
-    return false;
-  }
-
- private:
-  std::unique_ptr<LogReader> global_;
-  const std::string stream_;
-  const std::uint64_t from_version_;
-  const bool forward_;
-  bool done_ = false;
-};
-
 // Where a backward read starts: below `lsn_end` (from from_lsn), below the
 // readable LSN, below until_lsn, and below the first event after
 // until_time_ns (so that a read "as of T" skips newer events without
@@ -115,21 +83,17 @@ Result<std::uint64_t> backward_lsn_end(const ReadContext& context, const ReadOpt
   return end;
 }
 
-// The one place that knows how a stream's events are found. For now a scan
-// of the global log filtered by stream name: correct, but it costs a read of
-// the log. The segment stream indexes replace this function.
+// The one place that knows how a stream's events are found: through the
+// segment indexes (engine/stream_reader.h). A backward read starts below
+// the same bound as a global backward read.
 Result<std::unique_ptr<LogReader>> open_stream_source(const ReadContext& context,
                                                       const ReadOptions& options) {
-  std::unique_ptr<LogReader> global;
-  if (options.direction == Direction::forward) {
-    global = std::make_unique<SegmentReader>(*context.segments, 0,
-                                             readable_below(context.committer, options.until_lsn),
-                                             context.indexes);
-  } else {
-    CAIRN_ASSIGN_OR_RETURN(std::uint64_t end, backward_lsn_end(context, options, kFromEnd));
-    global = std::make_unique<BackwardReader>(*context.segments, end);
+  std::uint64_t end = std::min(context.committer->readable_lsn(), options.until_lsn);
+  if (options.direction == Direction::backward) {
+    CAIRN_ASSIGN_OR_RETURN(end, backward_lsn_end(context, options, kFromEnd));
   }
-  return std::unique_ptr<LogReader>(std::make_unique<StreamScan>(std::move(global), options));
+  return make_indexed_stream_reader(*context.segments, *context.indexes, options.stream,
+                                    options.from_version, options.direction, end);
 }
 
 Result<std::unique_ptr<LogReader>> open_global_source(const ReadContext& context,
@@ -160,12 +124,30 @@ Result<std::unique_ptr<LogReader>> make_reader(const ReadContext& context,
   return std::unique_ptr<LogReader>(std::make_unique<BoundedReader>(std::move(source), options));
 }
 
-// A forward scan for now; the segment time indexes replace it. The bound is
-// fixed at the start so that the scan cannot chase a busy writer forever.
+// The time index gives the last record recorded at or before T in each
+// segment; the scan from there is at most one index interval long. Segments
+// are searched newest first, since "as of" reads are mostly recent.
 Result<std::uint64_t> find_lsn_after_time(const ReadContext& context, std::int64_t time_ns) {
   const std::uint64_t end = context.committer->readable_lsn();
+  auto segments = context.segments->snapshot();
+  std::uint64_t from = 0;
+  for (auto it = segments.rbegin(); it != segments.rend(); ++it) {
+    Segment& segment = **it;
+    std::shared_ptr<SegmentIndex> index;
+    if (segment.sealed.load()) {
+      CAIRN_ASSIGN_OR_RETURN(index, context.indexes->get(segment));
+    } else {
+      std::lock_guard lock(segment.index_mu);
+      index = segment.index;
+    }
+    const SegmentIndex::Seek seek = index->seek_time(time_ns);
+    if (seek.found || segment.base_lsn() == 0) {
+      from = seek.lsn;  // a record at or before T is in this segment
+      break;
+    }
+  }
   SegmentReader reader(
-      *context.segments, 0, [end] { return end; }, context.indexes);
+      *context.segments, from, [end] { return end; }, context.indexes);
   EventView event;
   while (true) {
     CAIRN_ASSIGN_OR_RETURN(bool more, reader.next(event));

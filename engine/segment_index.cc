@@ -69,7 +69,7 @@ void SegmentIndex::add_record(const format::RecordView& record, std::uint64_t ch
   }
   tail_streams_[format::stream_hash(batch.stream())].push_back(
       {format::stream_hash(batch.stream()), batch.first_version(), relative,
-       record.header.event_count});
+       record.header.event_count, static_cast<std::uint32_t>(record.position)});
   file_.end_lsn = record.header.lsn + record.header.event_count;
   file_.end_position = record.position + record.record_bytes;
   file_.chain = chain;
@@ -109,7 +109,7 @@ SegmentIndex::Seek SegmentIndex::seek_time(std::int64_t time_ns) const {
   auto it = std::upper_bound(s.begin(), s.end(), time_ns,
                              [](std::int64_t t, const auto& e) { return t < e.time_ns; });
   if (it == s.begin()) {
-    return {format::kSegmentHeaderBlockBytes, file_.base_lsn};
+    return {format::kSegmentHeaderBlockBytes, file_.base_lsn, false};
   }
   return {std::prev(it)->position, file_.base_lsn + std::prev(it)->relative_lsn};
 }

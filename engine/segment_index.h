@@ -42,6 +42,7 @@ class SegmentIndex {
   struct Seek {
     std::uint64_t position;
     std::uint64_t lsn;
+    bool found = true;  // false: no indexed record qualifies (the start is returned)
   };
   // The last indexed record that starts at or before `lsn` (the segment's
   // first record if none): scanning from there finds `lsn`.

@@ -47,13 +47,24 @@ Result<std::uint64_t> expected_size(const std::byte* table) {
          counts[1] * kStreamEntryBytes + counts[2] * kIdEntryBytes + counts[3] * 8;
 }
 
+// Stream entries end in 4 reserved bytes that must be zero.
+bool stream_reserved_zero(const std::byte* p, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) {
+    if (load_u32(p + i * kStreamEntryBytes + 28) != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void decode_sections(const std::byte* p, IndexFile& f) {
   for (auto& e : f.sparse) {
     e = SparseEntry{load_u32(p), load_u32(p + 4), static_cast<std::int64_t>(load_u64(p + 8))};
     p += kSparseEntryBytes;
   }
   for (auto& e : f.streams) {
-    e = StreamEntry{load_u64(p), load_u64(p + 8), load_u32(p + 16), load_u32(p + 20)};
+    e = StreamEntry{load_u64(p), load_u64(p + 8), load_u32(p + 16), load_u32(p + 20),
+                    load_u32(p + 24)};
     p += kStreamEntryBytes;
   }
   for (auto& e : f.ids) {
@@ -150,6 +161,8 @@ std::vector<std::byte> encode_index(const IndexFile& f) {
     store_u64(p + 8, e.first_version);
     store_u32(p + 16, e.relative_lsn);
     store_u32(p + 20, e.count);
+    store_u32(p + 24, e.position);
+    store_u32(p + 28, 0);
     p += kStreamEntryBytes;
   }
   for (const auto& e : f.ids) {
@@ -191,6 +204,9 @@ Result<IndexFile> decode_index(std::span<const std::byte> bytes) {
                          "index file has format version " + std::to_string(load_u32(h + 8)) +
                              "; this build reads version " + std::to_string(kFormatVersion));
   }
+  if (load_u64(t + 48) != 0) {
+    return damaged("reserved bytes are not zero");
+  }
   CAIRN_ASSIGN_OR_RETURN(std::uint64_t size, expected_size(t));
   if (size != bytes.size()) {
     return damaged("size differs from its section table");
@@ -210,6 +226,10 @@ Result<IndexFile> decode_index(std::span<const std::byte> bytes) {
   f.streams.resize(load_u64(t + 8));
   f.ids.resize(load_u64(t + 16));
   f.bloom.resize(load_u64(t + 24));
+  const std::byte* streams_at = t + kIndexTableBytes + f.sparse.size() * kSparseEntryBytes;
+  if (!stream_reserved_zero(streams_at, f.streams.size())) {
+    return damaged("reserved stream entry bytes are not zero");
+  }
   decode_sections(t + kIndexTableBytes, f);
   if (const char* problem = order_problem(f); problem[0] != '\0') {
     return damaged(problem);

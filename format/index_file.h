@@ -7,8 +7,8 @@
 //   sparse  16 B per entry: the first record at or after every
 //           index_interval_bytes of records (LSN -> position, and the time
 //           of its first event: LSN and time lookups in one table);
-//   streams 24 B per batch record, sorted by (stream hash, first version):
-//           stream version -> LSN;
+//   streams 32 B per batch record, sorted by (stream hash, first version):
+//           stream version -> LSN and record position (one read per record);
 //   ids     24 B per event with a non-zero id, sorted by id: idempotency;
 //   bloom   bits over the stream hashes, so that segments without a stream
 //           are skipped without reading their stream table.
@@ -28,7 +28,7 @@ inline constexpr std::uint64_t kIndexMagic = 0x5844494E52494143ull;  // "CAIRNID
 inline constexpr std::size_t kIndexHeaderBytes = 64;
 inline constexpr std::size_t kIndexTableBytes = 64;
 inline constexpr std::size_t kSparseEntryBytes = 16;
-inline constexpr std::size_t kStreamEntryBytes = 24;
+inline constexpr std::size_t kStreamEntryBytes = 32;
 inline constexpr std::size_t kIdEntryBytes = 24;
 inline constexpr const char* kIndexSuffix = ".idx";
 // Bloom filter: bits per distinct stream and probes (about 1% false positives).
@@ -47,6 +47,7 @@ struct StreamEntry {
   std::uint64_t first_version = 0;
   std::uint32_t relative_lsn = 0;  // of the record's first event
   std::uint32_t count = 0;         // events in the record
+  std::uint32_t position = 0;      // of the record in the segment
   bool operator==(const StreamEntry&) const = default;
 };
 

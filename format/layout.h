@@ -74,7 +74,8 @@ inline constexpr std::size_t kEventBytesMax = 16u << 20;   // type + metadata + 
 inline constexpr std::size_t kBatchEventsMax = 65535;
 inline constexpr std::size_t kRecordBytesMax = 64u << 20;  // header + body + padding
 inline constexpr std::uint64_t kSegmentBytesMin = 64u << 10;
-inline constexpr std::uint64_t kSegmentBytesMax = 1ull << 40;
+// Positions in index files are 32-bit (SPEC.md section 13).
+inline constexpr std::uint64_t kSegmentBytesMax = 1ull << 32;
 // Defaults (LogOptions).
 inline constexpr std::uint64_t kSegmentBytesDefault = 64u << 20;
 inline constexpr std::size_t kEventBytesMaxDefault = 1u << 20;

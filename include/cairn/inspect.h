@@ -32,7 +32,8 @@ namespace cairn::inspect {
 // What recovery would conclude about a directory or a segment (SPEC.md 10.4).
 enum class Verdict : std::uint8_t {
   clean,       // nothing to repair
-  torn_tail,   // only a torn tail, which recovery zero-fills: nothing acknowledged is lost
+  torn_tail,   // only a torn tail (or an empty last segment with a bad header), which
+               // recovery repairs: nothing acknowledged is lost
   corruption,  // damage to acknowledged data (or to a structure the log needs)
 };
 const char* verdict_name(Verdict verdict);
@@ -137,6 +138,55 @@ struct RecoveryPreview {
   bool clean_shutdown = false;  // a valid recovery point was found
 };
 
+// An index file (<base LSN>.idx, SPEC.md section 13): derived data, rebuilt
+// from its segment whenever it is missing or does not match.
+enum class IndexState : std::uint8_t {
+  not_checked,  // decoded, not compared with its segment
+  missing,
+  undecodable,
+  matches,  // equal, entry for entry, to an index rebuilt from the segment's records
+  stale,    // decodes, but differs from the rebuilt index (the log rebuilds it on use)
+};
+const char* index_state_name(IndexState state);
+
+struct IndexInfo {
+  std::string file;     // name of the index file
+  std::string segment;  // name of the segment it indexes
+  IndexState state = IndexState::not_checked;
+  Status error;  // why it does not decode
+  std::uint32_t index_interval_bytes = 0;
+  std::uint64_t log_id = 0;
+  std::uint64_t base_lsn = 0;
+  std::uint64_t end_lsn = 0;
+  std::uint64_t end_position = 0;
+  std::uint64_t chain = 0;
+  std::int64_t last_time_ns = 0;
+  std::uint64_t sparse_count = 0;
+  std::uint64_t stream_count = 0;
+  std::uint64_t id_count = 0;
+  std::uint64_t bloom_words = 0;
+  // The entries, when asked for (dump --index).
+  struct Sparse {
+    std::uint64_t lsn = 0;
+    std::uint64_t position = 0;
+    std::int64_t time_ns = 0;
+  };
+  struct StreamRecord {
+    std::uint64_t stream_hash = 0;
+    std::uint64_t first_version = 0;
+    std::uint64_t lsn = 0;
+    std::uint32_t count = 0;
+    std::uint64_t position = 0;
+  };
+  struct Id {
+    EventId id;
+    std::uint64_t lsn = 0;
+  };
+  std::vector<Sparse> sparse;
+  std::vector<StreamRecord> streams;
+  std::vector<Id> ids;
+};
+
 struct OtherFile {
   std::string name;
   std::string role;  // "lock", "recovery point", "quarantine copy", "leftover tmp", "index", "unknown"
@@ -152,6 +202,8 @@ class DumpVisitor {
   virtual void on_record(const RecordInfo& /*record*/) {}
   virtual void on_bad_region(const BadRegion& /*region*/) {}
   virtual void on_segment_end(const SegmentSummary& /*segment*/) {}
+  // With DumpOptions::index: the segment's index file, after the segment.
+  virtual void on_index(const IndexInfo& /*index*/) {}
   // Directory dumps end with what recovery would do.
   virtual void on_recovery_preview(const RecoveryPreview& /*preview*/) {}
 };
@@ -162,6 +214,9 @@ struct DumpOptions {
   bool continue_on_error = false;
   // Visit every record (off: headers and summaries only).
   bool records = true;
+  // Visit each segment's index file with its entries, checked against the
+  // segment.
+  bool index = false;
 };
 
 // Dumps one segment file. Returns the summary, or an error when the file
@@ -173,6 +228,11 @@ Result<SegmentSummary> dump_segment(const std::string& path, const DumpOptions& 
 // what recovery would do. Returns that preview.
 Result<RecoveryPreview> dump_directory(const std::string& directory, const DumpOptions& options,
                                        DumpVisitor& visitor);
+
+// Dumps one index file (with its entries), checked against the segment
+// beside it when there is one. Returns what was found; an index file that
+// does not decode is in the result (state undecodable), not an error.
+Result<IndexInfo> dump_index_file(const std::string& path, DumpVisitor& visitor);
 
 // Decodes a meta file on its own.
 Result<MetaInfo> read_meta_file(const std::string& path);
@@ -200,6 +260,9 @@ struct VerifySummary {
   std::optional<std::int64_t> first_time_ns;
   std::optional<std::int64_t> last_time_ns;
   std::uint64_t next_lsn = 0;
+  // One per segment whose header decodes, without entries. Indexes are
+  // derived data: their state does not change the verdict.
+  std::vector<IndexInfo> indexes;
 };
 
 // Checks every header, record and seal of the log in `directory` (recovery
@@ -224,6 +287,9 @@ struct SegmentStat {
   std::uint64_t base_lsn = 0;
   std::uint64_t end_lsn = 0;
   bool sealed = false;
+  // Its index file: missing, undecodable, stale, or not_checked (it decodes
+  // and covers the segment's recovered end; entries are checked by verify).
+  IndexState index = IndexState::missing;
 };
 
 struct StatInfo {
@@ -235,7 +301,7 @@ struct StatInfo {
   std::uint64_t durable_lsn = 0;  // the next LSN after recovery: every LSN below is durable
   bool recovery_point_present = false;  // the last shutdown was clean
   bool torn_tail = false;               // recovery would zero-fill a torn tail
-  std::string index_state;
+  std::string index_state;  // a one-line summary of the segments' index files
   std::vector<OtherFile> other_files;
   std::vector<std::string> report;
 };

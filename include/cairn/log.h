@@ -113,15 +113,19 @@ class LogReader {
 
 enum class Direction : std::uint8_t { forward, backward };
 
+// ReadOptions::from_lsn / from_version for backward reads: start at the end
+// (the last readable event, or the stream's head).
+inline constexpr std::uint64_t kFromEnd = ~0ull;
+
 // What to read. Global reads walk the log by LSN; stream reads (stream set)
 // walk one stream by version. Every read sees only durable events (plus
 // events appended with Durability::none once written).
 struct ReadOptions {
-  // Global reads: the first LSN (forward) or the last LSN (backward; the
-  // default ~0 means "from the end").
+  // Global reads: the first LSN (forward) or the last LSN (backward; set
+  // kFromEnd to start from the last readable event).
   std::uint64_t from_lsn = 0;
   // Stream reads: the stream, and the first version (forward) or the last
-  // version (backward; ~0 = from the stream's head).
+  // version (backward; kFromEnd = from the stream's head).
   std::string stream;
   std::uint64_t from_version = 0;
   Direction direction = Direction::forward;
@@ -146,8 +150,11 @@ class Subscription {
   virtual ~Subscription() = default;
   // Stops and joins the subscription thread; the handler is not called after.
   virtual void stop() = 0;
-  // The LSN after the last event handed to the handler: the checkpoint an
-  // application stores to resume with SubscribeOptions::from_lsn.
+  // The LSN after the last event the subscription has passed (handed to the
+  // handler, or skipped by its filters). To checkpoint, store it together
+  // with the projection's state, in the same transaction of the
+  // application's store; resume with SubscribeOptions::from_lsn = it. To
+  // start from a stream version, find its LSN with a stream read first.
   virtual std::uint64_t position() const = 0;
   // OK while running; the error that ended it otherwise (e.g. corruption).
   virtual Status status() const = 0;
@@ -208,8 +215,8 @@ class Log {
   // General reads: streams forward or backward, "as of" an LSN or a time,
   // filters by category and type (see ReadOptions).
   virtual Result<std::unique_ptr<LogReader>> read(const ReadOptions& options) = 0;
-  // The first LSN whose event was recorded after `time_ns` (next_lsn() if
-  // none): "the log as of time T" is every LSN below it.
+  // The first LSN whose event was recorded after `time_ns` (the readable end
+  // if none): "the log as of time T" is every LSN below it.
   virtual Result<std::uint64_t> lsn_after_time(std::int64_t time_ns) = 0;
   virtual Result<std::unique_ptr<Subscription>> subscribe(const SubscribeOptions& options,
                                                           EventHandler handler) = 0;
