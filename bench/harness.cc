@@ -8,6 +8,10 @@
 // Every measurement runs in a fresh subdirectory of its own, is bounded in
 // time (--seconds) and in events, and is repeated --repeat times with the
 // systems interleaved; the table shows the repeat with the median events/s.
+// Open-time and memory measurements (opentime, manystreams) run in child
+// processes: cairn-compare --child ... (child.cc).
+#include "child.h"
+#include "dataset.h"
 #include "fsync_counter.h"
 #include "peer.h"
 #include "stats.h"
@@ -17,6 +21,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -36,6 +41,7 @@
 #include <latch>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -54,7 +60,8 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
 
 // --- settings ----------------------------------------------------------------
 
-const char* const kWorkloads[] = {"append1", "appendmt", "pipelined", "replay", "space"};
+const char* const kWorkloads[] = {"append1",   "appendmt", "append10",  "pipelined",  "replay",
+                                  "space",     "streamread", "opentime", "manystreams"};
 
 struct Settings {
   bool quick = false;
@@ -72,6 +79,21 @@ struct Settings {
   int repeat = 3;
   std::string csv;
   std::string json;
+  // append10: events per append, writer threads.
+  std::uint64_t batch = 10;
+  std::vector<int> batch_threads{1, 16};
+  // streamread: data set and the number of timed stream reads.
+  std::uint64_t streamread_events = 10'000'000;
+  std::uint64_t streamread_streams = 100'000;
+  std::uint64_t streamread_reads = 20'000;
+  // opentime: Cairn's log grown to these segment counts of this size; the
+  // peers get the same events when opentime_peers is set.
+  std::vector<std::uint64_t> opentime_segments{16, 128};
+  std::uint64_t opentime_segment_bytes = 64u << 20;
+  bool opentime_peers = false;
+  // manystreams: streams and events per stream.
+  std::uint64_t manystreams_streams = 1'000'000;
+  std::uint64_t manystreams_events_per_stream = 2;
 };
 
 void usage(std::FILE* out) {
@@ -82,13 +104,16 @@ Runs Cairn and its peers (raw pwrite+fdatasync reference, SQLite, RocksDB,
 LMDB; those built in) on the same workloads and prints one table per
 workload with Cairn's ratio to each peer.
 
-  --quick               small, fast run (under a minute): 0.3 s per append
-                        measurement, 200k events for replay/pipelined, --repeat 1
+  --quick               small, fast run (about two minutes): 0.3 s per append
+                        measurement, 200k events for replay/pipelined/streamread,
+                        opentime on 1 MiB segments (4 and 32), 50k streams for
+                        manystreams, --repeat 1
   --dir DIR             parent of the fresh working directory (default /var/tmp);
                         the working directory is removed at the end
   --keep                keep the working directory
-  --workloads LIST      comma-separated, from: append1, appendmt, pipelined,
-                        replay, space (default: all)
+  --workloads LIST      comma-separated, from: append1, appendmt, append10,
+                        pipelined, replay, space, streamread, opentime,
+                        manystreams (default: all)
   --systems LIST        comma-separated, from: cairn, raw, sqlite, rocksdb, lmdb
   --threads LIST        writer threads for appendmt (default 4,16,64)
   --seconds S           time bound of each append measurement (default 3)
@@ -97,6 +122,18 @@ workload with Cairn's ratio to each peer.
   --pipelined-events N  events of the pipelined measurement (default 2000000)
   --event-bytes B       bytes of event data (default 200)
   --repeat N            repeat each measurement, report the median (default 3)
+  --batch N             events per append of append10 (default 10)
+  --batch-threads LIST  writer threads of append10 (default 1,16)
+  --streamread-events N   data set of streamread (default 10000000)
+  --streamread-streams N  streams of that data set (default 100000)
+  --streamread-reads N    timed stream reads (default 20000)
+  --opentime-segments LIST  Cairn segment counts the log grows to (default 16,128)
+  --opentime-segment-mib N  segment size of the opentime log (default 64)
+  --opentime-peers      also time the peers' open on the same events (on in
+                        --quick; off by default in a full run: loading 8 GiB
+                        into SQLite/RocksDB/LMDB takes many minutes)
+  --manystreams-streams N   streams of manystreams (default 1000000)
+  --manystreams-events N    events per stream of manystreams (default 2)
   --csv FILE            also write every reported row as CSV
   --json FILE           also write machine, settings and rows as JSON
   --help
@@ -138,7 +175,7 @@ Settings parse_args(int argc, char** argv) {
       usage(stdout);
       std::exit(0);
     }
-    if (a == "--quick" || a == "--keep") {
+    if (a == "--quick" || a == "--keep" || a == "--opentime-peers") {
       given[a] = "1";
       continue;
     }
@@ -160,11 +197,46 @@ Settings parse_args(int argc, char** argv) {
     s.pipelined_events = 200'000;
     s.replay_events = 200'000;
     s.repeat = 1;
+    s.streamread_events = 200'000;
+    s.streamread_streams = 2'000;
+    s.streamread_reads = 2'000;
+    s.opentime_segments = {4, 32};
+    s.opentime_segment_bytes = 1u << 20;
+    s.opentime_peers = true;
+    s.manystreams_streams = 50'000;
   }
   for (const auto& [flag, v] : given) {
     if (flag == "--quick") {
     } else if (flag == "--keep") {
       s.keep = true;
+    } else if (flag == "--opentime-peers") {
+      s.opentime_peers = true;
+    } else if (flag == "--batch") {
+      s.batch = std::min<std::uint64_t>(parse_count(flag, v), 10'000);
+    } else if (flag == "--batch-threads") {
+      s.batch_threads.clear();
+      for (const auto& t : split(v, ',')) {
+        s.batch_threads.push_back(
+            static_cast<int>(std::min<std::uint64_t>(parse_count(flag, t), 1024)));
+      }
+    } else if (flag == "--streamread-events") {
+      s.streamread_events = parse_count(flag, v);
+    } else if (flag == "--streamread-streams") {
+      s.streamread_streams = parse_count(flag, v);
+    } else if (flag == "--streamread-reads") {
+      s.streamread_reads = parse_count(flag, v);
+    } else if (flag == "--opentime-segments") {
+      s.opentime_segments.clear();
+      for (const auto& t : split(v, ',')) {
+        s.opentime_segments.push_back(parse_count(flag, t));
+      }
+      std::sort(s.opentime_segments.begin(), s.opentime_segments.end());
+    } else if (flag == "--opentime-segment-mib") {
+      s.opentime_segment_bytes = std::min<std::uint64_t>(parse_count(flag, v), 4096) << 20;
+    } else if (flag == "--manystreams-streams") {
+      s.manystreams_streams = parse_count(flag, v);
+    } else if (flag == "--manystreams-events") {
+      s.manystreams_events_per_stream = parse_count(flag, v);
     } else if (flag == "--dir") {
       s.dir_parent = v;
     } else if (flag == "--workloads") {
@@ -400,37 +472,6 @@ DiskUsage disk_usage(const std::string& dir) {
   return u;
 }
 
-// --- event data ---------------------------------------------------------------
-
-// Incompressible bytes; event (t, v) takes event_bytes of them from an offset
-// that depends on both, so no two neighbouring events are equal.
-class DataPool {
- public:
-  explicit DataPool(std::size_t event_bytes) : event_bytes_(event_bytes) {
-    bytes_.resize(std::max<std::size_t>(1u << 20, 4 * event_bytes));
-    std::uint64_t x = 0x9E3779B97F4A7C15ull;
-    for (char& c : bytes_) {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      c = static_cast<char>(x);
-    }
-  }
-
-  std::string_view data(std::uint64_t thread, std::uint64_t version) const {
-    std::uint64_t h = (thread * 0x9E3779B97F4A7C15ull) ^ (version * 0xC2B2AE3D27D4EB4Full);
-    h ^= h >> 29;
-    std::size_t at = static_cast<std::size_t>(h % (bytes_.size() - event_bytes_));
-    return std::string_view(bytes_.data() + at, event_bytes_);
-  }
-
- private:
-  std::size_t event_bytes_;
-  std::string bytes_;
-};
-
-std::string stream_name(std::uint64_t i) { return "stream-" + std::to_string(i); }
-
 // --- measurements ----------------------------------------------------------
 
 // Ends the process when one measurement runs far past its bounds (a peer
@@ -470,6 +511,7 @@ class Watchdog {
       if (armed_ && Clock::now() > deadline_) {
         std::fprintf(stderr, "\ncairn-compare: %s did not finish within %.0f s; giving up\n",
                      what_.c_str(), limit_seconds_);
+        kill_running_child();
         if (!keep_) {
           std::error_code ec;
           fs::remove_all(root_, ec);
@@ -518,6 +560,20 @@ struct Measurement {
   DiskUsage disk;
   int repeats = 1;
   std::string error;
+  // append10: events per append (latency is per append).
+  std::uint64_t batch = 1;
+  // streamread
+  std::uint64_t streams = 0;
+  std::uint64_t reads = 0;
+  double reads_per_s = 0;
+  // opentime / manystreams (reopen_ms above is the clean open)
+  std::string point;       // "16 segments", ...
+  double segments = -1;    // Cairn's segment files at this point
+  double crash_open_ms = -1;
+  double rss_open_mb = -1;        // RSS of a fresh process after open
+  double rss_open_delta_mb = -1;  // ... minus its RSS before open
+  double writer_rss_mb = -1;      // RSS of the loading process, after loading
+  double memory_streams = -1;     // streams the system says it holds in memory
 
   double fsyncs_per_s() const {
     return fsyncs && total_seconds > 0 ? static_cast<double>(*fsyncs) / total_seconds : NAN;
@@ -543,6 +599,19 @@ class Runner {
     }
     if (workload == "pipelined") {
       return 120.0 + std::max(s_.seconds, 10.0) * 2;
+    }
+    if (workload == "streamread") {
+      return 120.0 + static_cast<double>(s_.streamread_events) / 10'000.0 +
+             static_cast<double>(s_.streamread_reads) / 100.0;
+    }
+    if (workload == "manystreams") {
+      return 300.0 + static_cast<double>(s_.manystreams_streams *
+                                         s_.manystreams_events_per_stream) / 5'000.0;
+    }
+    if (workload == "opentime") {
+      // Every point's events, loaded at 5,000 events/s at worst, plus opens.
+      return 300.0 + static_cast<double>(s_.opentime_segments.back()) *
+                         opentime_events_per_segment() / 5'000.0;
     }
     return 60.0 + s_.seconds * 2;
   }
@@ -580,18 +649,21 @@ class Runner {
     return *after - *before;
   }
 
-  // Durable appends from `threads` threads, each to its own stream.
-  Measurement append(const System& sys, const std::string& workload, int threads) {
+  // Durable appends from `threads` threads, each to its own stream, of
+  // `batch` events each (one atomic unit: append_many when batch > 1).
+  Measurement append(const System& sys, const std::string& workload, int threads,
+                     std::uint64_t batch = 1) {
     Measurement m;
     m.workload = workload;
     m.system = sys.name;
     m.threads = threads;
+    m.batch = batch;
     std::string dir = fresh_dir(workload + "-" + sys.name + "-" + std::to_string(threads));
     auto peer = sys.make();
     PeerOptions po;
     po.directory = dir;
     po.threads = threads;
-    po.capacity_events = s_.append_max_events;
+    po.capacity_events = s_.append_max_events + batch * static_cast<std::uint64_t>(threads);
     po.prewrite = true;
     po.event_bytes = s_.event_bytes;
     if (Error e = peer->open(po); !e.empty()) {
@@ -622,14 +694,18 @@ class Runner {
         const std::string stream = stream_name(static_cast<std::uint64_t>(t));
         go.wait();
         std::uint64_t version = 0;
+        std::vector<EventRef> many(static_cast<std::size_t>(batch));
         while (!stop.load(std::memory_order_relaxed) &&
-               claimed.fetch_add(1, std::memory_order_relaxed) < s_.append_max_events) {
+               claimed.fetch_add(batch, std::memory_order_relaxed) < s_.append_max_events) {
+          for (std::uint64_t i = 0; i < batch; ++i) {
+            many[i] = EventRef{stream, version + i,
+                               pool_.data(static_cast<std::uint64_t>(t), version + i)};
+          }
           auto t0 = Clock::now();
           if (t0 >= deadline) {
             break;
           }
-          EventRef ev{stream, version, pool_.data(static_cast<std::uint64_t>(t), version)};
-          Error e = peer->append(t, ev);
+          Error e = batch == 1 ? peer->append(t, many[0]) : peer->append_many(t, many);
           auto t1 = Clock::now();
           if (!e.empty()) {
             std::lock_guard<std::mutex> lock(error_mu);
@@ -642,9 +718,9 @@ class Runner {
           my.push_back(static_cast<std::uint64_t>(
               std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()));
           if (t1 <= deadline) {
-            ++in_window[static_cast<std::size_t>(t)];
+            in_window[static_cast<std::size_t>(t)] += batch;
           }
-          ++version;
+          version += batch;
         }
         finished[static_cast<std::size_t>(t)] = Clock::now();
       });
@@ -683,7 +759,7 @@ class Runner {
     }
     m.events = window_events;
     m.seconds = seconds_between(start, std::min(end, deadline));
-    m.total_events = all.size();
+    m.total_events = all.size() * batch;
     m.total_seconds = seconds_between(start, end);
     m.has_latency = true;
     m.latency = percentiles_ns(all);
@@ -850,26 +926,404 @@ class Runner {
     return m;
   }
 
+  // Bulk-loads the streamread data set (streams round-robin, so each
+  // stream's events are spread over the whole log), settles, closes,
+  // reopens (timed), then times random whole-stream reads: the same
+  // sequence of streams for every system.
+  Measurement streamread(const System& sys) {
+    Measurement m;
+    m.workload = "streamread";
+    m.system = sys.name;
+    const std::uint64_t n = s_.streamread_events;
+    const Layout layout{std::min(s_.streamread_streams, n), 1};
+    m.streams = layout.streams;
+    std::string dir = fresh_dir("streamread-" + sys.name);
+    PeerOptions po;
+    po.directory = dir;
+    po.capacity_events = n;
+    po.event_bytes = s_.event_bytes;
+    po.stream_reads = true;
+    auto fail = [&](const Error& e) {
+      m.error = e;
+      done_with(dir);
+      return m;
+    };
+    {
+      auto peer = sys.make();
+      if (Error e = peer->open(po); !e.empty()) {
+        return fail(e);
+      }
+      descriptions[sys.name] = peer->describe();
+      reset_peak_rss();
+      std::uint64_t loaded = 0;
+      auto start = Clock::now();
+      Error e = load_events(*peer, pool_, layout, 0, n, loaded, [] { return false; });
+      if (e.empty()) {
+        e = peer->flush();
+      }
+      if (!e.empty()) {
+        return fail(e);
+      }
+      m.load_events_per_s = static_cast<double>(n) / seconds_between(start, Clock::now());
+      if (Error e2 = peer->settle(); !e2.empty()) {
+        return fail(e2);
+      }
+      if (Error e2 = peer->close(); !e2.empty()) {
+        return fail(e2);
+      }
+      m.load_peak_rss_mb = peak_rss_mb();
+    }
+    m.disk = disk_usage(dir);
+
+    auto peer = sys.make();
+    auto t_open = Clock::now();
+    if (Error e = peer->open(po); !e.empty()) {
+      return fail(e);
+    }
+    m.reopen_ms = seconds_between(t_open, Clock::now()) * 1000.0;
+    reset_peak_rss();
+    std::mt19937_64 rng(20261126);
+    std::vector<std::uint64_t> lat;
+    lat.reserve(static_cast<std::size_t>(s_.streamread_reads));
+    StreamSink sink;
+    std::uint64_t events = 0;
+    Error err;
+    auto start = Clock::now();
+    for (std::uint64_t r = 0; r < s_.streamread_reads; ++r) {
+      const std::uint64_t k = rng() % layout.streams;
+      const std::string name = stream_name(k);
+      sink.reset();
+      auto t0 = Clock::now();
+      err = peer->read_stream(name, sink);
+      auto t1 = Clock::now();
+      if (!err.empty()) {
+        break;
+      }
+      // Checked outside the timed call: every event, in version order, with
+      // the bytes that were written.
+      const std::uint64_t expected = layout.stream_events(k, n);
+      std::uint64_t fold = 0;
+      for (std::uint64_t v = 0; v < expected; ++v) {
+        std::string_view d = pool_.data(k, v);
+        fold = fold * 31 + static_cast<unsigned char>(d.front()) +
+               static_cast<unsigned char>(d.back());
+      }
+      if (sink.out_of_order || sink.events != expected ||
+          sink.data_bytes != expected * s_.event_bytes || sink.fold != fold) {
+        err = "read of " + name + " returned " + std::to_string(sink.events) + " events" +
+              (sink.out_of_order ? " out of order" : "") + ", expected " +
+              std::to_string(expected) + (sink.fold != fold ? " (data differs)" : "");
+        break;
+      }
+      lat.push_back(static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()));
+      events += sink.events;
+    }
+    auto end = Clock::now();
+    m.peak_rss_mb = peak_rss_mb();
+    if (Error c = peer->close(); !c.empty() && err.empty()) {
+      err = c;
+    }
+    peer.reset();
+    m.reads = lat.size();
+    m.events = m.total_events = events;
+    m.seconds = m.total_seconds = seconds_between(start, end);
+    m.reads_per_s = m.seconds > 0 ? static_cast<double>(m.reads) / m.seconds : 0;
+    m.has_latency = true;
+    m.latency = percentiles_ns(lat);
+    m.error = err;
+    finish(m, s_.event_bytes);
+    done_with(dir);
+    return m;
+  }
+
+  // Bytes on disk per event a system needs at most (for the disk check).
+  static constexpr double kDiskBytesPerEventMax = 2.0 * 1024;
+
+  Error check_disk(const std::string& dir, double bytes_needed) const {
+    struct statvfs v {};
+    if (::statvfs(dir.c_str(), &v) != 0) {
+      return {};
+    }
+    double free_bytes = static_cast<double>(v.f_bavail) * static_cast<double>(v.f_frsize);
+    if (free_bytes < bytes_needed + (1ull << 30)) {
+      return "not enough free disk space under " + dir + ": this step needs about " +
+             fixed(bytes_needed / (1ull << 30), 1) + " GiB (+1 GiB margin), " +
+             fixed(free_bytes / (1ull << 30), 1) + " GiB free";
+    }
+    return {};
+  }
+
+  // Median of the successful children's `key`; -1 if none.
+  static double median_of(const std::vector<ChildResult>& results, const std::string& key,
+                          double scale = 1.0) {
+    std::vector<double> v;
+    for (const auto& r : results) {
+      if (r.error.empty() && r.get(key) >= 0) {
+        v.push_back(r.get(key) * scale);
+      }
+    }
+    return v.empty() ? -1 : v[median_index(v)];
+  }
+
+  // Open repeats of the process-based measurements (each a child process;
+  // cheap, so at least 3).
+  int open_repeats() const { return std::max(3, s_.repeat); }
+
+  // Opens `dir` clean open_repeats() times, then open_repeats() times: a
+  // child appends `tail_events` more (durably) and is killed with SIGKILL,
+  // and a fresh child opens (recovers) the store. Fills reopen_ms,
+  // crash_open_ms, the RSS columns, segments and memory_streams; advances
+  // `cursor` by the tails. Returns an error, or "".
+  Error time_opens(const ChildRequest& base, std::uint64_t& cursor, std::uint64_t tail_events,
+                   Measurement& m) {
+    std::vector<ChildResult> clean, crashed;
+    for (int r = 0; r < open_repeats(); ++r) {
+      ChildRequest o = base;
+      o.mode = "open";
+      clean.push_back(run_child(o));
+      if (!clean.back().error.empty()) {
+        return "clean open: " + clean.back().error;
+      }
+    }
+    for (int r = 0; r < open_repeats(); ++r) {
+      ChildRequest c = base;
+      c.mode = "load";
+      c.crash = true;
+      c.start = cursor;
+      c.count = tail_events;
+      ChildResult killed = run_child(c);
+      if (!killed.error.empty()) {
+        return "writer to be killed: " + killed.error;
+      }
+      cursor += static_cast<std::uint64_t>(killed.get("loaded", 0));
+      ChildRequest o = base;
+      o.mode = "open";
+      crashed.push_back(run_child(o));
+      if (!crashed.back().error.empty()) {
+        return "open after kill -9: " + crashed.back().error;
+      }
+    }
+    m.reopen_ms = median_of(clean, "open_ms");
+    m.crash_open_ms = median_of(crashed, "open_ms");
+    m.rss_open_mb = median_of(clean, "rss_after_kb", 1.0 / 1024);
+    std::vector<ChildResult> all = clean;
+    for (auto& r : all) {
+      r.values["delta_kb"] = r.get("rss_after_kb") - r.get("rss_before_kb");
+    }
+    m.rss_open_delta_mb = median_of(all, "delta_kb", 1.0 / 1024);
+    m.segments = crashed.back().get("segments");
+    m.memory_streams = crashed.back().get("streams");
+    return {};
+  }
+
+  // Grows one system's store through the opentime points (Cairn: to each
+  // segment count; peers: to the event count Cairn had there) and times its
+  // open after a clean close and after kill -9 of a writer at each point.
+  std::vector<Measurement> opentime(const System& sys, std::vector<std::uint64_t>& events_at,
+                                    std::uint64_t& tail_events) {
+    std::vector<Measurement> rows;
+    const bool defines = sys.name == "cairn";
+    const Layout layout{1000, 10};
+    const std::string dir = fresh_dir("opentime-" + sys.name);
+    ChildRequest base;
+    base.system = sys.name;
+    base.directory = dir;
+    base.segment_bytes = s_.opentime_segment_bytes;
+    base.event_bytes = s_.event_bytes;
+    base.streams = layout.streams;
+    base.run_length = layout.run_length;
+    const double est_events_last =
+        static_cast<double>(s_.opentime_segments.back()) * opentime_events_per_segment();
+    base.capacity_events = static_cast<std::uint64_t>(est_events_last * 1.5) + 1000;
+    std::uint64_t cursor = 0;
+    for (std::size_t pi = 0; pi < s_.opentime_segments.size(); ++pi) {
+      const std::uint64_t target = s_.opentime_segments[pi];
+      Measurement m;
+      m.workload = "opentime";
+      m.system = sys.name;
+      m.point = std::to_string(target) + " segments";
+      auto fail = [&](const Error& e) {
+        m.error = e;
+        rows.push_back(m);
+        done_with(dir);
+        return rows;
+      };
+      const double est_events = static_cast<double>(target) * opentime_events_per_segment();
+      if (Error e = check_disk(dir, est_events * (defines ? s_.event_bytes * 2.0
+                                                          : kDiskBytesPerEventMax));
+          !e.empty()) {
+        return fail(e);
+      }
+      ChildRequest load = base;
+      load.mode = "load";
+      load.start = cursor;
+      if (defines) {
+        load.count = static_cast<std::uint64_t>(est_events * 2) + 100'000;
+        load.until_segments = target;
+      } else {
+        load.count = pi < events_at.size() && events_at[pi] > cursor ? events_at[pi] - cursor : 0;
+      }
+      std::fprintf(stderr, "  opentime %-8s %s: loading ...", sys.name.c_str(), m.point.c_str());
+      std::fflush(stderr);
+      ChildResult loaded = run_child(load);
+      if (!loaded.error.empty()) {
+        std::fprintf(stderr, " error\n");
+        return fail("load: " + loaded.error);
+      }
+      cursor += static_cast<std::uint64_t>(loaded.get("loaded", 0));
+      m.load_events_per_s = loaded.get("load_s") > 0 ? loaded.get("loaded") / loaded.get("load_s") : 0;
+      if (defines) {
+        if (events_at.size() <= pi) {
+          events_at.resize(pi + 1);
+        }
+        events_at[pi] = cursor;
+        if (pi == 0) {
+          // Each kill -9 leaves a tail of 1/(2R) of a segment: after the R
+          // repeats the tail segment is about half full, at every point.
+          tail_events = std::max<std::uint64_t>(
+              1, cursor / std::max<std::uint64_t>(1, target) /
+                     (2 * static_cast<std::uint64_t>(open_repeats())));
+        }
+      }
+      std::fprintf(stderr, " %s events; opening ...", with_commas(static_cast<double>(cursor)).c_str());
+      std::fflush(stderr);
+      if (Error e = time_opens(base, cursor, tail_events, m); !e.empty()) {
+        std::fprintf(stderr, " error\n");
+        return fail(e);
+      }
+      std::fprintf(stderr, " clean %.1f ms, after kill -9 %.1f ms\n", m.reopen_ms,
+                   m.crash_open_ms);
+      m.events = m.total_events = cursor;
+      m.disk = disk_usage(dir);
+      rows.push_back(m);
+    }
+    done_with(dir);
+    return rows;
+  }
+
+  // Events per Cairn segment of the opentime layout (runs of 10 events, one
+  // record each), an estimate used before Cairn has measured it.
+  double opentime_events_per_segment() const {
+    const double record = 48.0 + 16 + 16 +
+                          10.0 * (40 + 16 + static_cast<double>(kEventType.size() + s_.event_bytes));
+    return static_cast<double>(s_.opentime_segment_bytes) / (record / 10.0);
+  }
+
+  // A log of many streams (round-robin, events_per_stream each): load it in
+  // a child (writer RSS), then time opens and measure the RSS a fresh
+  // process needs to open it, clean and after kill -9 of a writer.
+  Measurement manystreams(const System& sys) {
+    Measurement m;
+    m.workload = "manystreams";
+    m.system = sys.name;
+    const Layout layout{s_.manystreams_streams, 1};
+    const std::uint64_t n = s_.manystreams_streams * s_.manystreams_events_per_stream;
+    m.streams = layout.streams;
+    m.point = with_commas(static_cast<double>(layout.streams)) + " streams";
+    const std::string dir = fresh_dir("manystreams-" + sys.name);
+    auto fail = [&](const Error& e) {
+      m.error = e;
+      done_with(dir);
+      return m;
+    };
+    if (Error e = check_disk(dir, static_cast<double>(n) * kDiskBytesPerEventMax); !e.empty()) {
+      return fail(e);
+    }
+    const std::uint64_t tail = std::max<std::uint64_t>(1000, n / 200);
+    ChildRequest base;
+    base.system = sys.name;
+    base.directory = dir;
+    base.event_bytes = s_.event_bytes;
+    base.streams = layout.streams;
+    base.run_length = 1;
+    base.capacity_events = n + tail * static_cast<std::uint64_t>(open_repeats()) + 1000;
+    ChildRequest load = base;
+    load.mode = "load";
+    load.count = n;
+    ChildResult loaded = run_child(load);
+    if (!loaded.error.empty()) {
+      return fail("load: " + loaded.error);
+    }
+    m.load_events_per_s = loaded.get("load_s") > 0 ? loaded.get("loaded") / loaded.get("load_s") : 0;
+    m.writer_rss_mb = loaded.get("rss_loaded_kb") / 1024;
+    std::uint64_t cursor = n;
+    // The tail continues the round-robin from where the load ended.
+    if (Error e = time_opens(base, cursor, tail, m); !e.empty()) {
+      return fail(e);
+    }
+    m.events = m.total_events = cursor;
+    m.disk = disk_usage(dir);
+    done_with(dir);
+    return m;
+  }
+
+  // opentime for Cairn first (its segment counts define the event counts),
+  // then for the peers if --opentime-peers (raw has nothing to open).
+  std::vector<Measurement> opentime_all() {
+    std::vector<Measurement> rows;
+    std::vector<std::uint64_t> events_at;
+    std::uint64_t tail_events = 0;
+    std::vector<const System*> order;
+    for (const System& sys : systems_) {
+      if (sys.name == "cairn") {
+        order.insert(order.begin(), &sys);
+      } else if (sys.name != "raw" && s_.opentime_peers) {
+        order.push_back(&sys);
+      }
+    }
+    for (const System* sys : order) {
+      if (sys->name != "cairn") {
+        // Points Cairn did not reach (or no Cairn at all): estimates.
+        const std::size_t points = s_.opentime_segments.size();
+        events_at.resize(points, 0);
+        for (std::size_t i = 0; i < points; ++i) {
+          if (events_at[i] == 0) {
+            events_at[i] = static_cast<std::uint64_t>(
+                static_cast<double>(s_.opentime_segments[i]) * opentime_events_per_segment());
+          }
+        }
+        if (tail_events == 0) {
+          tail_events = std::max<std::uint64_t>(
+              1, static_cast<std::uint64_t>(opentime_events_per_segment()) /
+                     (2 * static_cast<std::uint64_t>(open_repeats())));
+        }
+      }
+      watchdog_.arm("opentime of " + sys->name, time_limit("opentime"));
+      auto part = opentime(*sys, events_at, tail_events);
+      watchdog_.disarm();
+      rows.insert(rows.end(), part.begin(), part.end());
+    }
+    return rows;
+  }
+
   // Runs `one(system)` --repeat times for every system, interleaved, and
   // keeps the median (by events/s) of each system's successful repeats.
   std::vector<Measurement> repeated(const std::string& label,
                                     const std::function<Measurement(const System&)>& one,
-                                    const std::function<bool(const System&)>& applies) {
+                                    const std::function<bool(const System&)>& applies,
+                                    int times = 0) {
     std::map<std::string, std::vector<Measurement>> runs;
-    for (int r = 0; r < s_.repeat; ++r) {
+    const int repeats = times > 0 ? times : s_.repeat;
+    for (int r = 0; r < repeats; ++r) {
       for (const System& sys : systems_) {
         if (!applies(sys)) {
           continue;
         }
         std::fprintf(stderr, "  %-22s %-8s repeat %d/%d ...", label.c_str(), sys.name.c_str(),
-                     r + 1, s_.repeat);
+                     r + 1, repeats);
         std::fflush(stderr);
         watchdog_.arm(label + " of " + sys.name, time_limit(split(label, ' ').front()));
         Measurement m = one(sys);
         watchdog_.disarm();
-        std::fprintf(stderr, " %s\n",
-                     m.error.empty() ? (with_commas(m.events_per_s) + " events/s").c_str()
-                                     : ("error: " + m.error).c_str());
+        std::string done = !m.error.empty() ? "error: " + m.error
+                           : m.workload == "streamread"
+                               ? with_commas(m.reads_per_s) + " reads/s"
+                           : m.workload == "manystreams"
+                               ? "open " + fixed(m.reopen_ms, 1) + " ms, after kill -9 " +
+                                     fixed(m.crash_open_ms, 1) + " ms"
+                               : with_commas(m.events_per_s) + " events/s";
+        std::fprintf(stderr, " %s\n", done.c_str());
         runs[sys.name].push_back(std::move(m));
       }
     }
@@ -1014,6 +1468,146 @@ void print_space_table(const std::vector<Measurement>& replay_rows,
               "bytes / event data bytes; RSS in MB)\n");
 }
 
+const Measurement* find_cairn_at(const std::vector<Measurement>& rows, const std::string& point) {
+  for (const auto& m : rows) {
+    if (m.system == "cairn" && m.point == point && m.error.empty()) {
+      return &m;
+    }
+  }
+  return nullptr;
+}
+
+std::string ms_or_dash(double ms) { return ms >= 0 ? fixed(ms, ms < 10 ? 2 : 1) : "-"; }
+
+void print_streamread_table(const std::vector<Measurement>& rows, const Settings& s) {
+  const std::uint64_t streams = std::min(s.streamread_streams, s.streamread_events);
+  std::printf("\n== streamread: read one whole stream (%s events) among %s streams, %s events "
+              "(%zu B data), streams round-robin over the log; %s random reads after a "
+              "reopen, page cache warm ==\n",
+              with_commas(static_cast<double>(s.streamread_events / streams)).c_str(),
+              with_commas(static_cast<double>(streams)).c_str(),
+              with_commas(static_cast<double>(s.streamread_events)).c_str(), s.event_bytes,
+              with_commas(static_cast<double>(s.streamread_reads)).c_str());
+  Table t({"system", "reads", "reads/s", "events/s", "p50 µs", "p99 µs", "p999 µs", "reopen ms",
+           "load ev/s", "disk MB", "peak RSS MB", "cairn/x reads/s", "cairn/x p50"});
+  const Measurement* c = nullptr;
+  for (const auto& m : rows) {
+    if (m.system == "cairn" && m.error.empty()) {
+      c = &m;
+    }
+  }
+  for (const auto& m : rows) {
+    bool ok = m.error.empty();
+    bool peer = c && ok && m.system != "cairn";
+    t.add({m.system, ok ? with_commas(static_cast<double>(m.reads)) : "-",
+           ok ? with_commas(m.reads_per_s) : "ERROR", ok ? with_commas(m.events_per_s) : "-",
+           ok ? fixed(m.latency.p50_us, 1) : "-", ok ? fixed(m.latency.p99_us, 1) : "-",
+           ok ? fixed(m.latency.p999_us, 1) : "-", ok ? ms_or_dash(m.reopen_ms) : "-",
+           m.load_events_per_s > 0 ? with_commas(m.load_events_per_s) : "-",
+           m.disk.allocated > 0 ? fixed(static_cast<double>(m.disk.allocated) / 1e6, 1) : "-",
+           fixed(m.peak_rss_mb, 0), peer ? ratio(c->reads_per_s, m.reads_per_s) : "",
+           peer ? ratio(c->latency.p50_us, m.latency.p50_us) : ""});
+  }
+  t.print(stdout);
+  std::printf("  (latency: one whole-stream read; raw = a perfect in-memory index plus one "
+              "pread and XXH3 check per event, the physical limit; its reopen ms includes "
+              "rebuilding that index by a scan)\n");
+  print_errors(rows);
+}
+
+void print_opentime_table(const std::vector<Measurement>& rows, const Settings& s) {
+  std::printf("\n== opentime: open after a clean close and after kill -9 of a writer, as the "
+              "log grows (Cairn segments of %s MiB; peers get the same events; each open in a "
+              "fresh process, median of %d; page cache warm) ==\n",
+              fixed(static_cast<double>(s.opentime_segment_bytes) / (1 << 20), 0).c_str(),
+              std::max(3, s.repeat));
+  Table t({"system", "log size", "segments", "events", "disk GiB", "open ms", "after kill -9 ms",
+           "RSS after open MB", "open vs first", "kill -9 vs first", "cairn/x open",
+           "cairn/x kill -9"});
+  std::map<std::string, const Measurement*> first;
+  for (const auto& m : rows) {
+    if (m.error.empty() && !first.count(m.system)) {
+      first[m.system] = &m;
+    }
+  }
+  for (const auto& m : rows) {
+    bool ok = m.error.empty();
+    const Measurement* f = first.count(m.system) ? first[m.system] : nullptr;
+    const Measurement* c = find_cairn_at(rows, m.point);
+    bool peer = c && ok && m.system != "cairn";
+    t.add({m.system, m.point, ok && m.segments >= 0 && m.system == "cairn" ? fixed(m.segments, 0) : "-",
+           ok ? with_commas(static_cast<double>(m.events)) : "-",
+           ok ? fixed(static_cast<double>(m.disk.allocated) / (1ull << 30), 2) : "-",
+           ok ? ms_or_dash(m.reopen_ms) : "ERROR", ok ? ms_or_dash(m.crash_open_ms) : "-",
+           ok ? fixed(m.rss_open_mb, 1) : "-",
+           ok && f ? ratio(m.reopen_ms, f->reopen_ms) : "-",
+           ok && f ? ratio(m.crash_open_ms, f->crash_open_ms) : "-",
+           peer ? ratio(c->reopen_ms, m.reopen_ms) : "",
+           peer ? ratio(c->crash_open_ms, m.crash_open_ms) : ""});
+  }
+  t.print(stdout);
+  std::vector<const Measurement*> cairn;
+  for (const auto& m : rows) {
+    if (m.system == "cairn" && m.error.empty()) {
+      cairn.push_back(&m);
+    }
+  }
+  if (cairn.size() >= 2) {
+    const Measurement& a = *cairn.front();
+    const Measurement& b = *cairn.back();
+    std::printf("  Cairn, %s vs %s: open %s, after kill -9 %s (should be near 1: open reads "
+                "segment headers and seals, the index files and, after a crash, scans the tail "
+                "segment only)\n",
+                b.point.c_str(), a.point.c_str(), ratio(b.reopen_ms, a.reopen_ms).c_str(),
+                ratio(b.crash_open_ms, a.crash_open_ms).c_str());
+  }
+  std::printf("  (\"vs first\" = this row's time / the same system's first row; cairn/x below "
+              "1 = Cairn opens faster. Each kill -9 follows durable appends of 1/%d of a "
+              "segment, so the tail segment is about half full at every point)\n",
+              2 * std::max(3, s.repeat));
+  print_errors(rows);
+}
+
+void print_manystreams_table(const std::vector<Measurement>& rows, const Settings& s) {
+  std::printf("\n== manystreams: a log of %s streams x %s events (%zu B data): memory and open "
+              "time (each open in a fresh process, median of %d) ==\n",
+              with_commas(static_cast<double>(s.manystreams_streams)).c_str(),
+              with_commas(static_cast<double>(s.manystreams_events_per_stream)).c_str(),
+              s.event_bytes, std::max(3, s.repeat));
+  Table t({"system", "events", "load ev/s", "writer RSS MB", "open ms", "after kill -9 ms",
+           "RSS after open MB", "open adds MB", "B/stream", "streams in memory", "disk MB",
+           "cairn/x open"});
+  const Measurement* c = nullptr;
+  for (const auto& m : rows) {
+    if (m.system == "cairn" && m.error.empty()) {
+      c = &m;
+    }
+  }
+  for (const auto& m : rows) {
+    bool ok = m.error.empty();
+    bool peer = c && ok && m.system != "cairn";
+    double per_stream = ok && m.rss_open_delta_mb >= 0 && m.streams > 0
+                            ? m.rss_open_delta_mb * 1024 * 1024 / static_cast<double>(m.streams)
+                            : -1;
+    t.add({m.system, ok ? with_commas(static_cast<double>(m.events)) : "-",
+           ok ? with_commas(m.load_events_per_s) : "ERROR", ok ? fixed(m.writer_rss_mb, 1) : "-",
+           ok ? ms_or_dash(m.reopen_ms) : "-", ok ? ms_or_dash(m.crash_open_ms) : "-",
+           ok ? fixed(m.rss_open_mb, 1) : "-", ok ? fixed(m.rss_open_delta_mb, 1) : "-",
+           per_stream >= 0 ? fixed(per_stream, 0) : "-",
+           ok && m.memory_streams >= 0 ? with_commas(m.memory_streams) : "-",
+           ok ? fixed(static_cast<double>(m.disk.allocated) / 1e6, 1) : "-",
+           peer ? ratio(c->reopen_ms, m.reopen_ms) : ""});
+  }
+  t.print(stdout);
+  std::printf("  (open adds = RSS after open - RSS before it, in the opening process; B/stream "
+              "= that / streams; writer RSS = the loading process after loading; streams in "
+              "memory = Cairn's LogStats::stream_count after open, the stream heads it holds "
+              "(heads of streams untouched since open are found in the segment indexes on "
+              "demand). SQLite, RocksDB and LMDB read lazily: their open does little, their "
+              "first reads pay)\n");
+  print_errors(rows);
+}
+
 std::string csv_escape(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) {
     return s;
@@ -1064,6 +1658,8 @@ struct Field {
 std::vector<Field> fields_of(const Measurement& m) {
   bool lat = m.has_latency && m.error.empty();
   auto opt = [](bool have, double v) { return have ? num(v) : std::string(); };
+  const bool loaded = m.workload == "replay" || m.workload == "streamread" ||
+                      m.workload == "opentime" || m.workload == "manystreams";
   return {
       {"workload", m.workload, true},
       {"system", m.system, true},
@@ -1083,11 +1679,22 @@ std::vector<Field> fields_of(const Measurement& m) {
       {"events_per_fsync", num(m.events_per_fsync()), false},
       {"peak_rss_mb", num(m.peak_rss_mb), false},
       {"checksums", m.workload == "replay" ? (m.checksums ? "verified" : "none") : "", true},
-      {"reopen_ms", m.workload == "replay" ? num(m.reopen_ms) : "", false},
-      {"load_events_per_s", m.workload == "replay" ? num(m.load_events_per_s) : "", false},
-      {"load_peak_rss_mb", m.workload == "replay" ? num(m.load_peak_rss_mb) : "", false},
-      {"disk_allocated_bytes", m.workload == "replay" ? std::to_string(m.disk.allocated) : "", false},
-      {"disk_apparent_bytes", m.workload == "replay" ? std::to_string(m.disk.apparent) : "", false},
+      {"reopen_ms", loaded ? num(m.reopen_ms) : "", false},
+      {"load_events_per_s", loaded ? num(m.load_events_per_s) : "", false},
+      {"load_peak_rss_mb", loaded ? num(m.load_peak_rss_mb) : "", false},
+      {"disk_allocated_bytes", loaded ? std::to_string(m.disk.allocated) : "", false},
+      {"disk_apparent_bytes", loaded ? std::to_string(m.disk.apparent) : "", false},
+      {"batch", std::to_string(m.batch), false},
+      {"streams", m.streams ? std::to_string(m.streams) : "", false},
+      {"reads", m.reads ? std::to_string(m.reads) : "", false},
+      {"reads_per_s", m.reads ? num(m.reads_per_s) : "", false},
+      {"point", m.point, true},
+      {"segments", m.segments >= 0 ? num(m.segments) : "", false},
+      {"crash_open_ms", m.crash_open_ms >= 0 ? num(m.crash_open_ms) : "", false},
+      {"rss_open_mb", m.rss_open_mb >= 0 ? num(m.rss_open_mb) : "", false},
+      {"rss_open_delta_mb", m.rss_open_delta_mb >= 0 ? num(m.rss_open_delta_mb) : "", false},
+      {"writer_rss_mb", m.writer_rss_mb >= 0 ? num(m.writer_rss_mb) : "", false},
+      {"memory_streams", m.memory_streams >= 0 ? num(m.memory_streams) : "", false},
       {"repeats", std::to_string(m.repeats), false},
       {"error", m.error, true},
   };
@@ -1128,7 +1735,15 @@ void write_json(const std::string& path, const Machine& machine, const Settings&
       << ", \"seconds\": " << num(s.seconds) << ", \"append_max_events\": " << s.append_max_events
       << ", \"pipelined_events\": " << s.pipelined_events
       << ", \"replay_events\": " << s.replay_events << ", \"event_bytes\": " << s.event_bytes
-      << ", \"repeat\": " << s.repeat << "},\n  \"systems\": {";
+      << ", \"repeat\": " << s.repeat << ", \"batch\": " << s.batch
+      << ", \"streamread_events\": " << s.streamread_events
+      << ", \"streamread_streams\": " << s.streamread_streams
+      << ", \"streamread_reads\": " << s.streamread_reads
+      << ", \"opentime_segment_bytes\": " << s.opentime_segment_bytes
+      << ", \"opentime_peers\": " << (s.opentime_peers ? "true" : "false")
+      << ", \"manystreams_streams\": " << s.manystreams_streams
+      << ", \"manystreams_events_per_stream\": " << s.manystreams_events_per_stream
+      << "},\n  \"systems\": {";
   std::size_t i = 0;
   for (const auto& [name, d] : descriptions) {
     out << (i++ ? ", " : "") << json_escape(name) << ": " << json_escape(d);
@@ -1208,6 +1823,16 @@ int run(int argc, char** argv) {
   st += "; pipelined " + with_commas(static_cast<double>(s.pipelined_events)) + "; replay " +
         with_commas(static_cast<double>(s.replay_events)) + "; repeat " +
         std::to_string(s.repeat) + " (median of events/s)";
+  st += "; append10 " + std::to_string(s.batch) + " events/append; streamread " +
+        with_commas(static_cast<double>(s.streamread_events)) + " events / " +
+        with_commas(static_cast<double>(s.streamread_streams)) + " streams / " +
+        with_commas(static_cast<double>(s.streamread_reads)) + " reads; opentime segments";
+  for (auto n : s.opentime_segments) {
+    st += " " + std::to_string(n);
+  }
+  st += " x " + fixed(static_cast<double>(s.opentime_segment_bytes) / (1 << 20), 0) + " MiB" +
+        (s.opentime_peers ? " (with peers)" : " (Cairn only)") + "; manystreams " +
+        with_commas(static_cast<double>(s.manystreams_streams)) + " streams";
   head.push_back({"settings", st});
   std::string names;
   for (const auto& sys : systems) {
@@ -1277,6 +1902,24 @@ int run(int argc, char** argv) {
     all.insert(all.end(), rows.begin(), rows.end());
     std::fflush(stdout);
   }
+  if (s.workloads.count("append10")) {
+    std::fprintf(stderr, "append10\n");
+    std::vector<Measurement> rows;
+    for (int t : s.batch_threads) {
+      auto part = runner.repeated(
+          "append10 " + std::to_string(t) + " threads",
+          [&](const System& sys) { return runner.append(sys, "append10", t, s.batch); }, every);
+      rows.insert(rows.end(), part.begin(), part.end());
+    }
+    print_append_table("append10: durable multi-event append, " + std::to_string(s.batch) +
+                           " events of one stream per append as one atomic unit, N writer "
+                           "threads, sync (" + data_note +
+                           "; events/s counts events, latency is per append)",
+                       rows, false);
+    note_rss("append10", rows);
+    all.insert(all.end(), rows.begin(), rows.end());
+    std::fflush(stdout);
+  }
   if (s.workloads.count("pipelined")) {
     std::fprintf(stderr, "pipelined\n");
     auto rows = runner.repeated(
@@ -1309,8 +1952,40 @@ int run(int argc, char** argv) {
     all.insert(all.end(), rows.begin(), rows.end());
   }
 
+  if (s.workloads.count("streamread")) {
+    std::fprintf(stderr, "streamread (load once, reopen, random stream reads)\n");
+    auto rows = runner.repeated(
+        "streamread", [&](const System& sys) { return runner.streamread(sys); }, every, 1);
+    print_streamread_table(rows, s);
+    note_rss("streamread", rows);
+    all.insert(all.end(), rows.begin(), rows.end());
+    std::fflush(stdout);
+  }
+  if (s.workloads.count("opentime")) {
+    std::fprintf(stderr, "opentime (grow, open clean and after kill -9, in child processes)\n");
+    auto rows = runner.opentime_all();
+    print_opentime_table(rows, s);
+    all.insert(all.end(), rows.begin(), rows.end());
+    std::fflush(stdout);
+  }
+  if (s.workloads.count("manystreams")) {
+    std::fprintf(stderr, "manystreams (load, open clean and after kill -9, in child processes)\n");
+    auto rows = runner.repeated(
+        "manystreams", [&](const System& sys) { return runner.manystreams(sys); },
+        [](const System& sys) { return sys.name != "raw"; }, 1);
+    print_manystreams_table(rows, s);
+    all.insert(all.end(), rows.begin(), rows.end());
+    std::fflush(stdout);
+  }
+
   std::printf("\nsystems as run:\n");
   for (const auto& sys : systems) {
+    // Systems measured only in child processes (opentime, manystreams):
+    // their description without an open store.
+    if (!runner.descriptions.count(sys.name) &&
+        (s.workloads.count("opentime") || s.workloads.count("manystreams"))) {
+      runner.descriptions[sys.name] = sys.make()->describe();
+    }
     auto it = runner.descriptions.find(sys.name);
     std::printf("  %-8s %s\n", sys.name.c_str(),
                 it != runner.descriptions.end() ? it->second.c_str() : "(not run)");
@@ -1338,4 +2013,9 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace cairn_bench
 
-int main(int argc, char** argv) { return cairn_bench::run(argc, argv); }
+int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "--child") == 0) {
+    return cairn_bench::child_main(argc, argv);
+  }
+  return cairn_bench::run(argc, argv);
+}

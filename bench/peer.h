@@ -39,6 +39,13 @@ struct PeerOptions {
   std::size_t event_bytes = 200;
   // Longest stream name the workload uses (sizes raw records).
   std::size_t stream_bytes_max = 16;
+  // Cairn only: LogOptions::segment_bytes (0 = Cairn's default, 64 MiB).
+  // The open-time workload uses small segments in quick mode.
+  std::uint64_t segment_bytes = 0;
+  // The workload will call read_stream(): the raw reference then keeps its
+  // in-memory stream -> records table (built while loading, or by one scan
+  // of the file when it opens an existing one).
+  bool stream_reads = false;
 };
 
 // One event, as the harness hands it over. The views stay valid for the call.
@@ -70,6 +77,28 @@ struct ReplaySink {
   }
 };
 
+// Receives the events of one stream read. Checks that versions come back
+// dense from 0 and in order, and touches the data.
+struct StreamSink {
+  std::uint64_t events = 0;
+  std::uint64_t data_bytes = 0;
+  std::uint64_t fold = 0;
+  bool out_of_order = false;
+
+  void reset() { *this = StreamSink{}; }
+  void on(std::uint64_t version, std::string_view data) {
+    if (version != events) {
+      out_of_order = true;
+    }
+    ++events;
+    data_bytes += data.size();
+    if (!data.empty()) {
+      fold = fold * 31 + static_cast<unsigned char>(data.front()) +
+             static_cast<unsigned char>(data.back());
+    }
+  }
+};
+
 class Peer {
  public:
   virtual ~Peer() = default;
@@ -88,6 +117,11 @@ class Peer {
   // concurrently with other threads' calls.
   virtual Error append(int thread, const EventRef& event) = 0;
 
+  // Appends several events of one stream (dense versions, in order) as one
+  // atomic unit, durable on return: one Cairn record, one SQLite
+  // transaction, one RocksDB WriteBatch, one LMDB transaction, one raw pwrite.
+  virtual Error append_many(int thread, std::span<const EventRef> events) = 0;
+
   // Open-loop pipelined appends from one thread: returns as soon as the event
   // is accepted; wait_durable() returns once every accepted event is durable.
   virtual bool supports_pipelined() const { return false; }
@@ -105,6 +139,18 @@ class Peer {
 
   // Reads every event in LSN order, verifying what the system verifies.
   virtual Error replay(ReplaySink& sink) = 0;
+
+  // Reads one stream from version 0 to its end, in version order, the way
+  // the system's users read an entity's events (through its stream index).
+  virtual Error read_stream(std::string_view stream, StreamSink& sink) = 0;
+
+  // Cairn only: segment files of the log (0 = not a segmented log). The
+  // open-time workload grows Cairn's log to a segment count and gives the
+  // peers the same number of events.
+  virtual std::uint64_t segment_count() const { return 0; }
+  // Streams the system holds in memory after open (Cairn's stream heads);
+  // nullopt where the system has no such notion.
+  virtual std::optional<std::uint64_t> stream_count() const { return std::nullopt; }
 
   // fdatasync/fsync calls made since open(), when known. The default counts
   // the fsync()/fdatasync() calls of the whole process (see fsync_counter.h);

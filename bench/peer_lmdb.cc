@@ -3,7 +3,10 @@
 // MDB_NOOVERWRITE so a version can be written once), one write transaction
 // per append, committed durably (no MDB_NOSYNC / MDB_NOMETASYNC: LMDB
 // fdatasyncs the data pages, then the meta page). Writers serialize on
-// LMDB's single write transaction.
+// LMDB's single write transaction. A multi-event append is one transaction
+// of all its events. A stream read is a read transaction (kept and renewed,
+// as LMDB recommends for frequent readers) with a cursor range over
+// "<stream>|" in "s" and one lookup in "g" per event.
 #include "peer.h"
 
 #include <lmdb.h>
@@ -79,6 +82,10 @@ class LmdbPeer final : public Peer {
     return write({&event, 1});
   }
 
+  Error append_many(int /*thread*/, std::span<const EventRef> events) override {
+    return write(events);
+  }
+
   Error load(std::span<const EventRef> events) override { return write(events); }
 
   // Every commit above was already durable.
@@ -111,7 +118,50 @@ class LmdbPeer final : public Peer {
     return rc == MDB_NOTFOUND ? Error() : fail("cursor", rc);
   }
 
+  Error read_stream(std::string_view stream, StreamSink& sink) override {
+    int rc = read_txn_ == nullptr ? mdb_txn_begin(env_, nullptr, MDB_RDONLY, &read_txn_)
+                                  : mdb_txn_renew(read_txn_);
+    if (rc != 0) {
+      return fail("read transaction", rc);
+    }
+    MDB_cursor* cur = nullptr;
+    if (rc = mdb_cursor_open(read_txn_, streams_, &cur); rc != 0) {
+      mdb_txn_reset(read_txn_);
+      return fail("mdb_cursor_open", rc);
+    }
+    std::string prefix(stream);
+    prefix.push_back('|');
+    MDB_val k{prefix.size(), prefix.data()};
+    MDB_val v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0) {
+      std::string_view key(static_cast<const char*>(k.mv_data), k.mv_size);
+      if (key.size() != prefix.size() + 8 || key.compare(0, prefix.size(), prefix) != 0) {
+        break;  // past the stream's entries
+      }
+      if (v.mv_size != 8) {
+        rc = MDB_CORRUPTED;
+        break;
+      }
+      MDB_val gv;
+      if (rc = mdb_get(read_txn_, global_, &v, &gv); rc != 0) {
+        break;
+      }
+      sink.on(get_be64(key.data() + prefix.size()),
+              event_value_data(std::string_view(static_cast<const char*>(gv.mv_data),
+                                                gv.mv_size)));
+      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_reset(read_txn_);
+    return rc == 0 || rc == MDB_NOTFOUND ? Error() : fail("stream cursor", rc);
+  }
+
   Error close() override {
+    if (read_txn_ != nullptr) {
+      mdb_txn_abort(read_txn_);
+      read_txn_ = nullptr;
+    }
     if (env_ != nullptr) {
       mdb_env_close(env_);
       env_ = nullptr;
@@ -169,6 +219,7 @@ class LmdbPeer final : public Peer {
   MDB_env* env_ = nullptr;
   MDB_dbi global_ = 0;
   MDB_dbi streams_ = 0;
+  MDB_txn* read_txn_ = nullptr;  // read_stream()'s, reset between reads
   std::atomic<std::uint64_t> next_lsn_{0};
 };
 

@@ -17,6 +17,12 @@
 //   pipelined:  records are copied into a 1 MiB buffer, written when it is
 //               full, and fdatasynced every kPipelinedSyncBytes.
 //   replay:     sequential pread in ~1 MiB chunks, XXH3 verified per record.
+//   multi-event append: the events' records in one pwrite (1 writer) or one
+//               group-commit entry (N writers), then fdatasync.
+//   stream read: the physical limit of an indexed read: a perfect index in
+//               memory (stream -> its records' positions, built while loading
+//               or by one scan at open; persisted nowhere), then one pread of
+//               each record and its XXH3 check. No engine can look up less.
 #include "peer.h"
 
 #define XXH_INLINE_ALL
@@ -30,6 +36,8 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace cairn_bench {
@@ -80,6 +88,7 @@ class RawPeer final : public Peer {
 
   Error open(const PeerOptions& options) override {
     threads_ = options.threads;
+    stream_reads_ = options.stream_reads;
     record_bytes_ = (kCairnFramingBytes + options.stream_bytes_max + kEventType.size() +
                      options.event_bytes + 7) / 8 * 8;
     path_ = options.directory + "/raw.log";
@@ -93,8 +102,9 @@ class RawPeer final : public Peer {
     }
     end_ = static_cast<std::uint64_t>(st.st_size) / record_bytes_ * record_bytes_;
     if (end_ > 0) {
-      // Reopened for replay: the records end at the first empty one.
-      return {};
+      // Reopened for replay: the records end at the first empty one. For
+      // stream reads, rebuild the in-memory stream table with one scan.
+      return stream_reads_ ? rebuild_stream_table() : Error();
     }
     if (options.prewrite && options.capacity_events > 0) {
       // Write every block once and make it durable, so that appends overwrite
@@ -126,9 +136,16 @@ class RawPeer final : public Peer {
 
   Error append(int /*thread*/, const EventRef& event) override {
     if (threads_ <= 1) {
-      return append_alone(event);
+      return append_alone({&event, 1});
     }
-    return append_grouped(event);
+    return append_grouped({&event, 1});
+  }
+
+  Error append_many(int /*thread*/, std::span<const EventRef> events) override {
+    if (threads_ <= 1) {
+      return append_alone(events);
+    }
+    return append_grouped(events);
   }
 
   bool supports_pipelined() const override { return true; }
@@ -151,6 +168,9 @@ class RawPeer final : public Peer {
   Error load(std::span<const EventRef> events) override {
     std::vector<char> buf(events.size() * record_bytes_);
     for (std::size_t i = 0; i < events.size(); ++i) {
+      if (stream_reads_) {
+        stream_table_[std::string(events[i].stream)].push_back(next_lsn_);
+      }
       encode(buf.data() + i * record_bytes_, next_lsn_++, events[i]);
     }
     Error e = write_all(fd_, buf.data(), buf.size(), end_, path_);
@@ -188,25 +208,43 @@ class RawPeer final : public Peer {
         if (data_len == 0) {
           return {};
         }
-        std::uint64_t stored;
-        std::memcpy(&stored, r, 8);
         std::uint64_t lsn;
         std::memcpy(&lsn, r + 8, 8);
-        if ((XXH3_64bits(r + 16, record_bytes_ - 16) ^ lsn_mix(lsn)) != stored) {
-          return path_ + ":" + std::to_string(position + i * record_bytes_) +
-                 ": record checksum mismatch";
+        std::string_view data;
+        if (Error e = check_record(r, position + i * record_bytes_, lsn, data); !e.empty()) {
+          return e;
         }
-        std::uint16_t stream_len;
-        std::memcpy(&stream_len, r + 20, 2);
-        std::size_t data_at = kRawHeaderBytes + stream_len + kEventType.size();
-        if (data_at + data_len > record_bytes_) {
-          return path_ + ":" + std::to_string(position + i * record_bytes_) +
-                 ": bad data length";
-        }
-        sink.on(lsn, std::string_view(r + data_at, data_len));
+        sink.on(lsn, data);
       }
       position += records * record_bytes_;
     }
+  }
+
+  Error read_stream(std::string_view stream, StreamSink& sink) override {
+    auto it = stream_table_.find(std::string(stream));
+    if (it == stream_table_.end()) {
+      return stream_reads_ ? Error() : "raw: opened without stream_reads";
+    }
+    if (one_.size() != record_bytes_) {
+      one_.resize(record_bytes_);
+    }
+    std::uint64_t version = 0;
+    for (std::uint64_t lsn : it->second) {
+      const std::uint64_t position = lsn * record_bytes_;
+      ssize_t n;
+      do {
+        n = ::pread(fd_, one_.data(), record_bytes_, static_cast<off_t>(position));
+      } while (n < 0 && errno == EINTR);
+      if (n != static_cast<ssize_t>(record_bytes_)) {
+        return n < 0 ? errno_error("pread", path_) : path_ + ": short read";
+      }
+      std::string_view data;
+      if (Error e = check_record(one_.data(), position, lsn, data); !e.empty()) {
+        return e;
+      }
+      sink.on(version++, data);
+    }
+    return {};
   }
 
   std::optional<std::uint64_t> fsyncs() const override {
@@ -226,6 +264,68 @@ class RawPeer final : public Peer {
   }
 
  private:
+  // Verifies the record at `r` (read from `position`) as LSN `lsn` and
+  // returns its data.
+  Error check_record(const char* r, std::uint64_t position, std::uint64_t lsn,
+                     std::string_view& data) const {
+    std::uint64_t stored;
+    std::memcpy(&stored, r, 8);
+    std::uint64_t stored_lsn;
+    std::memcpy(&stored_lsn, r + 8, 8);
+    if (stored_lsn != lsn ||
+        (XXH3_64bits(r + 16, record_bytes_ - 16) ^ lsn_mix(lsn)) != stored) {
+      return path_ + ":" + std::to_string(position) + ": record checksum mismatch";
+    }
+    std::uint32_t data_len;
+    std::memcpy(&data_len, r + 16, 4);
+    std::uint16_t stream_len;
+    std::memcpy(&stream_len, r + 20, 2);
+    std::size_t data_at = kRawHeaderBytes + stream_len + kEventType.size();
+    if (data_at + data_len > record_bytes_) {
+      return path_ + ":" + std::to_string(position) + ": bad data length";
+    }
+    data = std::string_view(r + data_at, data_len);
+    return {};
+  }
+
+  // The in-memory stream table of a reopened file: one sequential scan.
+  Error rebuild_stream_table() {
+    stream_table_.clear();
+    const std::size_t per_chunk = std::max<std::size_t>(1, kChunkBytes / record_bytes_);
+    std::vector<char> buf(per_chunk * record_bytes_);
+    std::uint64_t position = 0;
+    while (position < end_) {
+      ssize_t n = ::pread(fd_, buf.data(), buf.size(), static_cast<off_t>(position));
+      if (n < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        return errno_error("pread", path_);
+      }
+      std::size_t records = static_cast<std::size_t>(n) / record_bytes_;
+      if (records == 0) {
+        break;
+      }
+      for (std::size_t i = 0; i < records; ++i) {
+        const char* r = buf.data() + i * record_bytes_;
+        std::uint32_t data_len;
+        std::memcpy(&data_len, r + 16, 4);
+        if (data_len == 0) {
+          end_ = position + i * record_bytes_;
+          next_lsn_ = end_ / record_bytes_;
+          return {};
+        }
+        std::uint16_t stream_len;
+        std::memcpy(&stream_len, r + 20, 2);
+        stream_table_[std::string(r + kRawHeaderBytes, stream_len)].push_back(
+            (position + i * record_bytes_) / record_bytes_);
+      }
+      position += records * record_bytes_;
+    }
+    next_lsn_ = end_ / record_bytes_;
+    return {};
+  }
+
   // The stored checksum is XXH3 of bytes [16, record end) XOR a mix of the
   // LSN, so a record is bound to its LSN and the LSN can be stamped after
   // the (expensive) hash.
@@ -263,18 +363,21 @@ class RawPeer final : public Peer {
     return {};
   }
 
-  Error append_alone(const EventRef& event) {
-    if (Error e = check_capacity(end_ + record_bytes_); !e.empty()) {
+  Error append_alone(std::span<const EventRef> events) {
+    const std::size_t bytes = events.size() * record_bytes_;
+    if (Error e = check_capacity(end_ + bytes); !e.empty()) {
       return e;
     }
-    if (one_.size() != record_bytes_) {
-      one_.resize(record_bytes_);
+    if (one_.size() != bytes) {
+      one_.resize(bytes);
     }
-    encode(one_.data(), next_lsn_++, event);
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      encode(one_.data() + i * record_bytes_, next_lsn_++, events[i]);
+    }
     if (Error e = write_all(fd_, one_.data(), one_.size(), end_, path_); !e.empty()) {
       return e;
     }
-    end_ += record_bytes_;
+    end_ += bytes;
     if (::fdatasync(fd_) != 0) {
       return errno_error("fdatasync", path_);
     }
@@ -283,24 +386,31 @@ class RawPeer final : public Peer {
     return {};
   }
 
-  Error append_grouped(const EventRef& event) {
-    // The record is encoded and checksummed outside the lock; under the lock
-    // it is copied in and gets its LSN (stamp_lsn: a store and an XOR).
+  Error append_grouped(std::span<const EventRef> events) {
+    // The records are encoded and checksummed outside the lock; under the
+    // lock they are copied in and get their LSNs (stamp_lsn: a store and an
+    // XOR).
     thread_local std::vector<char> mine_buf;
-    mine_buf.resize(record_bytes_);
-    encode(mine_buf.data(), 0, event);
+    const std::size_t bytes = events.size() * record_bytes_;
+    mine_buf.resize(bytes);
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      encode(mine_buf.data() + i * record_bytes_, 0, events[i]);
+    }
     std::unique_lock<std::mutex> lock(mu_);
     if (!failure_.empty()) {
       return failure_;
     }
-    if (Error e = check_capacity(end_ + (pending_count_ + 1) * record_bytes_); !e.empty()) {
+    if (Error e = check_capacity(end_ + (pending_count_ + events.size()) * record_bytes_);
+        !e.empty()) {
       return e;
     }
     std::size_t at = pending_.size();
-    pending_.resize(at + record_bytes_);
-    std::memcpy(pending_.data() + at, mine_buf.data(), record_bytes_);
-    stamp_lsn(pending_.data() + at, next_lsn_++);
-    ++pending_count_;
+    pending_.resize(at + bytes);
+    std::memcpy(pending_.data() + at, mine_buf.data(), bytes);
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      stamp_lsn(pending_.data() + at + i * record_bytes_, next_lsn_++);
+    }
+    pending_count_ += events.size();
     const std::uint64_t mine = next_lsn_;
     while (durable_lsn_ < mine) {
       if (!failure_.empty()) {
@@ -365,6 +475,9 @@ class RawPeer final : public Peer {
   std::uint64_t end_ = 0;       // position of the next record
   std::uint64_t next_lsn_ = 0;
   std::vector<char> one_;
+  bool stream_reads_ = false;
+  // stream -> LSNs of its records, in version order (stream reads only).
+  std::unordered_map<std::string, std::vector<std::uint64_t>> stream_table_;
 
   // Group commit state, guarded by mu_.
   mutable std::mutex mu_;

@@ -4,7 +4,10 @@
 // WriteOptions::sync = true. RocksDB group-commits concurrent writers itself.
 // Options are the defaults an application starts from (plus
 // create_if_missing). The global LSN comes from an atomic counter; RocksDB
-// has no notion of one.
+// has no notion of one. A multi-event append is one WriteBatch of all its
+// events. A stream read iterates the prefix "s|<stream>|" (with an upper
+// bound, so the iterator stops at the prefix's end) and fetches the events
+// with one batched MultiGet of their "g|" keys.
 #include "peer.h"
 
 #include <rocksdb/db.h>
@@ -12,7 +15,10 @@
 #include <rocksdb/version.h>
 #include <rocksdb/write_batch.h>
 
+#include <array>
 #include <atomic>
+#include <cstring>
+#include <vector>
 
 namespace cairn_bench {
 namespace {
@@ -58,6 +64,17 @@ class RocksdbPeer final : public Peer {
     return check(db_->Write(wo, &batch), "write");
   }
 
+  Error append_many(int /*thread*/, std::span<const EventRef> events) override {
+    rocksdb::WriteBatch batch;
+    std::uint64_t lsn = next_lsn_.fetch_add(events.size(), std::memory_order_relaxed);
+    for (const EventRef& event : events) {
+      add(batch, lsn++, event);
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    return check(db_->Write(wo, &batch), "write");
+  }
+
   Error load(std::span<const EventRef> events) override {
     rocksdb::WriteBatch batch;
     for (const EventRef& event : events) {
@@ -91,6 +108,51 @@ class RocksdbPeer final : public Peer {
               event_value_data(std::string_view(value.data(), value.size())));
     }
     return check(it->status(), "iterate");
+  }
+
+  Error read_stream(std::string_view stream, StreamSink& sink) override {
+    std::string prefix;
+    prefix.reserve(2 + stream.size() + 1);
+    prefix.append("s|").append(stream).push_back('|');
+    std::string upper = prefix;
+    upper.back() = static_cast<char>('|' + 1);
+    rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions ro;  // verify_checksums is on by default
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    global_keys_.clear();
+    versions_.clear();
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      rocksdb::Slice key = it->key();
+      rocksdb::Slice value = it->value();
+      if (key.size() != prefix.size() + 8 || value.size() != 8) {
+        return "rocksdb: bad stream index entry for " + std::string(stream);
+      }
+      versions_.push_back(get_be64(key.data() + prefix.size()));
+      std::array<char, 10> g{'g', '|'};
+      std::memcpy(g.data() + 2, value.data(), 8);
+      global_keys_.push_back(g);
+    }
+    if (Error e = check(it->status(), "iterate stream"); !e.empty()) {
+      return e;
+    }
+    const std::size_t n = global_keys_.size();
+    std::vector<rocksdb::Slice> keys(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      keys[i] = rocksdb::Slice(global_keys_[i].data(), global_keys_[i].size());
+    }
+    std::vector<rocksdb::PinnableSlice> values(n);
+    std::vector<rocksdb::Status> statuses(n);
+    // LSNs of one stream ascend with its versions, so the keys are sorted.
+    db_->MultiGet(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), n, keys.data(),
+                  values.data(), statuses.data(), /*sorted_input=*/true);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (Error e = check(statuses[i], "MultiGet"); !e.empty()) {
+        return e;
+      }
+      sink.on(versions_[i], event_value_data(std::string_view(values[i].data(), values[i].size())));
+    }
+    return {};
   }
 
   Error close() override {
@@ -128,6 +190,9 @@ class RocksdbPeer final : public Peer {
   std::string path_;
   std::unique_ptr<rocksdb::DB> db_;
   std::atomic<std::uint64_t> next_lsn_{0};
+  // Scratch of read_stream() (one reading thread).
+  std::vector<std::array<char, 10>> global_keys_;
+  std::vector<std::uint64_t> versions_;
 };
 
 }  // namespace

@@ -1,8 +1,10 @@
 // SQLite as applications use it for an event store: WAL journal,
 // synchronous=FULL (the WAL is fsynced at every commit), one table with the
 // global position as the rowid and a unique (stream, version) index, one
-// transaction per append, one connection per thread, busy_timeout for the
-// writers that queue on the database's write lock.
+// transaction per append (a multi-event append is one transaction of its
+// inserts), one connection per thread, busy_timeout for the writers that
+// queue on the database's write lock. A stream read is the indexed query
+// SELECT version, data FROM events WHERE stream=? ORDER BY version.
 #include "peer.h"
 
 #include <sqlite3.h>
@@ -39,38 +41,14 @@ class SqlitePeer final : public Peer {
   }
 
   Error append(int thread, const EventRef& event) override {
-    Conn& c = conns_[static_cast<std::size_t>(thread)];
-    if (Error e = step_done(c, c.begin, "BEGIN IMMEDIATE"); !e.empty()) {
-      return e;
-    }
-    if (Error e = insert(c, event); !e.empty()) {
-      rollback(c);
-      return e;
-    }
-    if (Error e = step_done(c, c.commit, "COMMIT"); !e.empty()) {
-      rollback(c);
-      return e;
-    }
-    return {};
+    return transaction(conns_[static_cast<std::size_t>(thread)], {&event, 1});
   }
 
-  Error load(std::span<const EventRef> events) override {
-    Conn& c = conns_[0];
-    if (Error e = step_done(c, c.begin, "BEGIN IMMEDIATE"); !e.empty()) {
-      return e;
-    }
-    for (const EventRef& event : events) {
-      if (Error e = insert(c, event); !e.empty()) {
-        rollback(c);
-        return e;
-      }
-    }
-    if (Error e = step_done(c, c.commit, "COMMIT"); !e.empty()) {
-      rollback(c);
-      return e;
-    }
-    return {};
+  Error append_many(int thread, std::span<const EventRef> events) override {
+    return transaction(conns_[static_cast<std::size_t>(thread)], events);
   }
+
+  Error load(std::span<const EventRef> events) override { return transaction(conns_[0], events); }
 
   // Every COMMIT above was already durable (synchronous=FULL).
   Error flush() override { return {}; }
@@ -100,10 +78,34 @@ class SqlitePeer final : public Peer {
     return e;
   }
 
+  Error read_stream(std::string_view stream, StreamSink& sink) override {
+    Conn& c = conns_[0];
+    if (c.select_stream == nullptr &&
+        sqlite3_prepare_v2(c.db,
+                           "SELECT version, data FROM events WHERE stream = ?1 ORDER BY version",
+                           -1, &c.select_stream, nullptr) != SQLITE_OK) {
+      return error(c.db, "prepare SELECT stream");
+    }
+    sqlite3_stmt* st = c.select_stream;
+    sqlite3_bind_text(st, 1, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      auto version = static_cast<std::uint64_t>(sqlite3_column_int64(st, 0));
+      const void* blob = sqlite3_column_blob(st, 1);
+      int n = sqlite3_column_bytes(st, 1);
+      sink.on(version, std::string_view(static_cast<const char*>(blob),
+                                        static_cast<std::size_t>(n)));
+    }
+    Error e = rc == SQLITE_DONE ? Error() : error(c.db, "SELECT stream");
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return e;
+  }
+
   Error close() override {
     Error first;
     for (Conn& c : conns_) {
-      for (sqlite3_stmt* st : {c.begin, c.insert, c.commit, c.rollback}) {
+      for (sqlite3_stmt* st : {c.begin, c.insert, c.commit, c.rollback, c.select_stream}) {
         sqlite3_finalize(st);
       }
       if (c.db != nullptr && sqlite3_close(c.db) != SQLITE_OK && first.empty()) {
@@ -122,7 +124,26 @@ class SqlitePeer final : public Peer {
     sqlite3_stmt* insert = nullptr;
     sqlite3_stmt* commit = nullptr;
     sqlite3_stmt* rollback = nullptr;
+    sqlite3_stmt* select_stream = nullptr;  // prepared on first use
   };
+
+  // One BEGIN IMMEDIATE; INSERT...; COMMIT.
+  Error transaction(Conn& c, std::span<const EventRef> events) {
+    if (Error e = step_done(c, c.begin, "BEGIN IMMEDIATE"); !e.empty()) {
+      return e;
+    }
+    for (const EventRef& event : events) {
+      if (Error e = insert(c, event); !e.empty()) {
+        rollback(c);
+        return e;
+      }
+    }
+    if (Error e = step_done(c, c.commit, "COMMIT"); !e.empty()) {
+      rollback(c);
+      return e;
+    }
+    return {};
+  }
 
   Error error(sqlite3* db, const std::string& what) const {
     return "sqlite " + what + " (" + path_ + "): " + (db ? sqlite3_errmsg(db) : "no handle");

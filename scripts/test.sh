@@ -75,12 +75,16 @@ fi
 
 note "architecture checks"
 # format/ and io/ depend on nothing of ours (but the public leaf headers);
-# recovery/ not on engine/; tools/ and bench/ only on the public API.
+# recovery/ not on engine/; tools/, examples/ and bench/ only on the public
+# API, except bench/micro/ (Google Benchmark micro benchmarks of internals:
+# docs/decisions/0007-micro-benchmarks-use-internals.md).
 check "format and io include no engine or recovery" \
   bash -c '! grep -rnE "#include \"(engine|recovery|io)/" format/ && ! grep -rnE "#include \"(engine|recovery|format)/" io/'
 check "recovery includes no engine" bash -c '! grep -rn "#include \"engine/" recovery/'
-check "tools and bench include only the public API" \
-  bash -c '! grep -rnE "#include \"(engine|recovery|format|io)/" tools/ bench/ examples/'
+check "tools, examples and bench (except bench/micro/) include only the public API" \
+  bash -c '! grep -nE "#include \"(engine|recovery|format|io)/" -r tools/ examples/ $(find bench -path bench/micro -prune -o -type f -print)'
+check "bench/micro/ includes no internals but format/ and engine/" \
+  bash -c '! grep -rnE "#include \"(recovery|io)/" bench/micro/'
 check "file syscalls live only in io/" \
   bash -c '! grep -rnwE "pwrite|pwritev|pread|fdatasync|fsync|io_uring_submit|fallocate|ftruncate" --include=*.cc --include=*.h format/ recovery/ engine/'
 
