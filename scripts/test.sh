@@ -25,6 +25,13 @@ count_doctest() {
       awk -F'|' '{gsub(/[^0-9]/,"",$3); s+=$3} END {print s+0}')
   passed=$((passed + p))
   failed=$((failed + f))
+  # Tests that are not doctest suites (examples, the demo) count one each.
+  p=$(awk '/^test:/ {name = $NF} /^result:/ {if (name !~ /_test$/ && $0 ~ /exit status 0$/) n++}
+           END {print n + 0}' "$log")
+  f=$(awk '/^test:/ {name = $NF} /^result:/ {if (name !~ /_test$/ && $0 !~ /exit status 0$/) n++}
+           END {print n + 0}' "$log")
+  passed=$((passed + p))
+  failed=$((failed + f))
 }
 run_suite() {  # run_suite BUILD_DIR [meson test args...]
   local dir=$1; shift
