@@ -100,8 +100,14 @@ Result<std::shared_ptr<SegmentIndex>> IndexStore::get(Segment& segment) {
 }
 
 Result<std::shared_ptr<SegmentIndex>> IndexStore::open_tail(Segment& segment,
-                                                            const format::ScanState& end) {
+                                                            const format::ScanState& end,
+                                                            std::shared_ptr<SegmentIndex> scanned) {
   std::lock_guard lock(segment.index_mu);
+  if (scanned && scanned->end_position() == end.position && scanned->end_lsn() == end.next_lsn &&
+      scanned->chain() == end.chain && scanned->base_lsn() == segment.base_lsn()) {
+    segment.index = scanned;
+    return scanned;
+  }
   CAIRN_ASSIGN_OR_RETURN(auto loaded, load_if_matching(segment, end.next_lsn, end.chain));
   if (loaded && loaded->end_position() == end.position) {
     // The file holds sorted tables; the tail keeps growing, so re-add its

@@ -26,9 +26,11 @@ class IndexStore {
   // (log id, base and end LSN, record chain), else rebuilt by a scan (and
   // written back). Cached in the segment.
   Result<std::shared_ptr<SegmentIndex>> get(Segment& segment);
-  // The tail's index at open: its file if it matches `end` (a clean close
-  // wrote it), else rebuilt by scanning the records before end.position.
-  Result<std::shared_ptr<SegmentIndex>> open_tail(Segment& segment, const format::ScanState& end);
+  // The tail's index at open: `scanned` if recovery built it from its own
+  // scan and it ends at `end`; else its file if it matches `end` (a clean
+  // close wrote it); else rebuilt by scanning the records before end.position.
+  Result<std::shared_ptr<SegmentIndex>> open_tail(Segment& segment, const format::ScanState& end,
+                                                  std::shared_ptr<SegmentIndex> scanned);
   // Writes `index` as the segment's index file (tmp, fdatasync, rename).
   Status write(const Segment& segment, const SegmentIndex& index);
 

@@ -18,8 +18,10 @@
 #include "engine/segment_store.h"
 #include "engine/subscription.h"
 #include "format/layout.h"
+#include "format/checksum.h"
 #include "format/index_file.h"
 #include "format/names.h"
+#include "format/record.h"
 #include "recovery/recover.h"
 
 namespace cairn {
@@ -95,6 +97,7 @@ class LogImpl final : public Log {
   std::unique_ptr<io::FileLock> lock_;
   std::unique_ptr<SegmentStore> store_;
   std::unique_ptr<IndexStore> indexes_;
+  std::shared_ptr<SegmentIndex> scanned_tail_;  // built by recovery's scan of the tail, at open
   SegmentSet segments_;
   format::MetaRecord meta_;
   std::unique_ptr<GroupCommitter> committer_;
@@ -139,6 +142,20 @@ Status LogImpl::open() {
   recovery::RecoveryOptions ropt;
   ropt.directory = dir;
   ropt.strict = options_.recovery_mode == RecoveryMode::strict;
+  // Build the tail's index from recovery's own scan of the tail.
+  std::uint64_t scanned_chain = 0;
+  ropt.tail_visitor = [&](const format::SegmentHeader& h, const format::RecordView& view) {
+    if (view.header.kind != static_cast<std::uint16_t>(format::RecordKind::batch)) {
+      return;
+    }
+    if (!scanned_tail_ || scanned_tail_->base_lsn() != h.base_lsn) {
+      scanned_tail_ = std::make_shared<SegmentIndex>(h.log_id, h.base_lsn,
+                                                     options_.index_interval_bytes);
+      scanned_chain = format::record_seed(h.log_id, h.base_lsn);
+    }
+    scanned_chain = format::chain_step(scanned_chain, view.header.header_checksum);
+    scanned_tail_->add_record(view, scanned_chain);
+  };
   CAIRN_ASSIGN_OR_RETURN(recovery::RecoveredLog recovered, recovery::recover(*fs_, ropt));
   for (const auto& line : recovered.report) {
     notice(line);
@@ -239,7 +256,8 @@ Status LogImpl::open_indexes(const recovery::RecoveredLog& recovered, TailState&
       }
     }
   }
-  CAIRN_ASSIGN_OR_RETURN(tail.tail->index, indexes_->open_tail(*tail.tail, tail.end));
+  CAIRN_ASSIGN_OR_RETURN(tail.tail->index,
+                         indexes_->open_tail(*tail.tail, tail.end, std::move(scanned_tail_)));
   tail.last_time_ns = tail.tail->index->last_time_ns();
   auto before = segments_.find(tail.tail->base_lsn() == 0 ? 0 : tail.tail->base_lsn() - 1);
   if (before && before != tail.tail) {

@@ -54,6 +54,7 @@ class SegmentIndex {
   // caller), sorted by version.
   std::vector<format::StreamEntry> stream_records(std::uint64_t hash) const;
   std::optional<std::uint64_t> find_id(const EventId& id) const;
+  std::uint64_t base_lsn() const { return file_.base_lsn; }  // immutable
   std::uint64_t end_lsn() const;
   std::uint64_t end_position() const;
   std::uint64_t chain() const;

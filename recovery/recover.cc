@@ -260,7 +260,11 @@ Status Recovery::recover_tail(SegmentInfo& info, io::File& file) {
     log_.clean_shutdown = true;
     return Status();
   }
-  CAIRN_ASSIGN_OR_RETURN(SegmentScan scan, scan_segment(file, info.header));
+  RecordVisitor visit;
+  if (opt_.tail_visitor) {
+    visit = [&](const format::RecordView& view) { opt_.tail_visitor(info.header, view); };
+  }
+  CAIRN_ASSIGN_OR_RETURN(SegmentScan scan, scan_segment(file, info.header, visit));
   scan.facts.is_last_segment = true;
   scan.facts.strict = opt_.strict;
   if (p && p->tail_base_lsn == info.base_lsn) {

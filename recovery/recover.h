@@ -14,6 +14,7 @@
 #include <cairn/status.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,10 @@ struct RecoveryOptions {
   bool dry_run = false;      // decide and report, change nothing
   bool verify_all = false;   // scan every segment, not just the tail (verify)
   bool use_recovery_point = true;
+  // Called for every record the scan of the last segment accepts, in order
+  // (when that segment is scanned): lets the engine build the tail's index
+  // from the same read instead of scanning the tail twice.
+  std::function<void(const format::SegmentHeader&, const format::RecordView&)> tail_visitor;
 };
 
 struct SegmentInfo {
