@@ -13,30 +13,14 @@
 #include <utility>
 #include <vector>
 
+#include "io/testing/prng.h"
+
 namespace cairn::testing {
 namespace {
 
 using Op = FaultFileSystem::Op;
 
-// splitmix64: seedable with any value and the same on every platform.
-class Prng {
- public:
-  explicit Prng(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next() {
-    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  std::uint64_t below(std::uint64_t n) { return next() % n; }
-  // True with the given probability (53 random bits, like a double).
-  bool chance(double probability) {
-    return static_cast<double>(next() >> 11) * 0x1.0p-53 < probability;
-  }
-
- private:
-  std::uint64_t state_;
-};
+using detail::Prng;
 
 std::size_t index_of(Op op) {
   const auto i = static_cast<std::size_t>(op);

@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "io/testing/prng.h"
+
 namespace cairn::testing {
 namespace {
 
@@ -25,23 +27,7 @@ constexpr std::uint64_t kSectorBytes = 512;
 // The unit of storage; bigger than a sector so a 64 MiB segment is 16 Ki pages.
 constexpr std::uint64_t kPageBytes = 4096;
 
-// splitmix64: tiny, seedable with any value (0 included), and the same on
-// every platform, unlike std::uniform_int_distribution.
-class Prng {
- public:
-  explicit Prng(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next() {
-    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  // Uniform enough in [0, n) for n far below 2^64, which is all we draw.
-  std::uint64_t below(std::uint64_t n) { return next() % n; }
-
- private:
-  std::uint64_t state_;
-};
+using detail::Prng;
 
 std::span<const std::byte> as_bytes(std::string_view s) {
   return std::as_bytes(std::span<const char>(s.data(), s.size()));
