@@ -46,7 +46,6 @@ class SegmentReader final : public LogReader {
   std::uint64_t buffer_position_ = 0;  // segment position of buffer_[0]
   std::uint64_t buffer_end_ = 0;       // bytes valid in buffer_
   std::optional<format::BatchReader> batch_;
-  std::uint64_t batch_end_lsn_ = 0;
 };
 
 }  // namespace cairn::engine

@@ -12,6 +12,7 @@
 #include <random>
 #include <set>
 
+#include "format/codec.h"
 #include "tests/tool/tool_support.h"
 
 using namespace cairn::tooltest;
@@ -28,6 +29,9 @@ const bool kIgnoreSigpipe = [] {
 
 constexpr const char* kSmallSegment = "65536";
 constexpr std::uint64_t kRecordHeaderBytes = 48;
+
+// "3 of 3" for n = 3.
+std::string fmt_count(std::size_t n) { return std::to_string(n) + " of " + std::to_string(n); }
 
 // A log of `n` events "event-<i>" in 64 KiB segments (a few hundred each).
 void make_log(const std::string& dir, int n, const std::vector<std::string>& extra = {}) {
@@ -236,7 +240,7 @@ TEST_CASE("usage errors exit 2 with one line on stderr") {
       {"read", tmp / "other"},      // not a Cairn log
       {"verify", tmp / "other"},
       {"dump", tmp / "other"},
-      {"dump", tmp / "x.idx"},
+      {"dump", tmp / "x.idx"},  // no such file
   };
   for (const auto& args : cases) {
     CAPTURE(args);
@@ -318,6 +322,7 @@ TEST_CASE("dump --continue-on-error marks the bad region and decodes the records
   TempDir tmp;
   const std::string dir = tmp / "log";
   make_log(dir, 1500);
+  const Json damaged2 = damage_record(dir, 200);  // the later first: dump stops at damage
   const Json damaged = damage_record(dir, 100);
   const RunResult r = run({"dump", dir, "--records", "--continue-on-error", "--format", "jsonl"});
   CHECK(r.code == 3);
@@ -327,16 +332,20 @@ TEST_CASE("dump --continue-on-error marks the bad region and decodes the records
     if (j["kind"] == "bad_region") regions.push_back(j);
     if (j["kind"] == "batch") lsns.insert(j["lsn"].get<std::uint64_t>());
   }
-  REQUIRE(regions.size() == 1);
-  CHECK(regions[0]["segment"] == damaged["segment"]);
-  CHECK(regions[0]["position"] == damaged["position"]);
-  CHECK(regions[0]["size"] == damaged["size"]);
-  CHECK(regions[0]["checksum_ok"] == false);
-  CHECK(regions[0]["reason"] == "bad body checksum");
+  REQUIRE(regions.size() == 2);
+  for (const auto& [region, record] : {std::pair{regions[0], damaged}, {regions[1], damaged2}}) {
+    CHECK(region["segment"] == record["segment"]);
+    CHECK(region["position"] == record["position"]);
+    CHECK(region["size"] == record["size"]);
+    CHECK(region["lsn"] == record["lsn"]);
+    CHECK(region["checksum_ok"] == false);
+    CHECK(region["reason"] == "bad body checksum");
+  }
   CHECK(lsns.count(99) == 1);
   CHECK(lsns.count(100) == 0);
   CHECK(lsns.count(101) == 1);
-  CHECK(lsns.size() == 1499);
+  CHECK(lsns.count(200) == 0);
+  CHECK(lsns.size() == 1498);
   // Without the flag, the dump stops at the damage.
   const RunResult stop = run({"dump", dir, "--records", "--format", "jsonl"});
   std::size_t batches = 0;
@@ -406,6 +415,58 @@ TEST_CASE("an I/O error exits 4") {
   CHECK(run({"read", "/etc/hostname"}).code == 4);  // not a directory
 }
 
+TEST_CASE("bad files: another format version exits 2, a cut sealed segment 3, a cut tail 1") {
+  TempDir tmp;
+  SUBCASE("a meta file of another format version") {
+    const std::string dir = tmp / "log";
+    make_log(dir, 3);
+    cairn::format::MetaRecord meta;
+    meta.format_version = 2;
+    meta.log_id = 7;
+    std::array<std::byte, cairn::format::kMetaBytes> bytes;
+    cairn::format::encode_meta(meta, bytes);
+    std::ofstream(dir + "/cairn.meta", std::ios::binary | std::ios::trunc)
+        .write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    for (const std::string sub : {"read", "verify", "stat", "dump"}) {
+      CAPTURE(sub);
+      const RunResult r = run({sub, dir});
+      CHECK(r.code == 2);
+      CHECK(r.err.find("format version 2") != std::string::npos);
+    }
+    CHECK(run({"dump", dir + "/cairn.meta"}).code == 2);
+    CHECK(run({"append", dir}, "x\n").code == 2);
+  }
+  SUBCASE("a sealed segment cut short") {
+    const std::string dir = tmp / "log";
+    make_log(dir, 1200);
+    std::filesystem::resize_file(dir + "/" + segment_names(dir).front(), 30000);
+    for (const std::string sub : {"read", "verify", "stat", "dump"}) {
+      CAPTURE(sub);
+      const RunResult r = run({sub, dir});
+      CHECK(r.code == 3);
+      CHECK(lines_of(r.err).size() == 1);
+    }
+  }
+  SUBCASE("the last segment cut inside a record: a torn tail, recoverable") {
+    const std::string dir = tmp / "log";
+    make_log(dir, 600);
+    const auto names = segment_names(dir);
+    REQUIRE(names.size() == 2);
+    std::filesystem::remove(dir + "/recovery.point");
+    const Json cut = record_with_lsn(dir, 590);
+    std::filesystem::resize_file(dir + "/" + names.back(),
+                                 cut["position"].get<std::uint64_t>() + 30);
+    const RunResult read = run({"read", dir, "--format", "jsonl"});
+    CHECK(read.code == 0);
+    check_prefix(read.out, 590);
+    CHECK(run({"verify", dir}).code == 1);
+    CHECK(run({"dump", dir}).code == 1);
+    CHECK(run({"recover", dir}).code == 0);
+    CHECK(run({"verify", dir}).code == 0);
+    CHECK(run({"read", dir, "--format", "jsonl"}).out == read.out);
+  }
+}
+
 TEST_CASE("dump --records --format jsonl: every record has the contract's keys, consistently") {
   TempDir tmp;
   const std::string dir = tmp / "log";
@@ -444,8 +505,39 @@ TEST_CASE("dump --records --format jsonl: every record has the contract's keys, 
   for (auto& j : jsonl(hex.out)) {
     if (j["kind"] == "batch") CHECK(j["hex"].get<std::string>().size() == 2 * j["size"].get<std::size_t>());
   }
-  const RunResult index = run({"dump", dir, "--index"});
-  CHECK(index.out.find("no index files (not built yet)") != std::string::npos);
+}
+
+TEST_CASE("index files: dump --index shows them checked against the log; damage is reported") {
+  TempDir tmp;
+  const std::string dir = tmp / "log";
+  make_log(dir, 1200);
+  const auto segments = segment_names(dir);
+  const RunResult r = run({"dump", dir, "--index", "--format", "jsonl"});
+  CHECK(r.code == 0);
+  std::size_t indexes = 0;
+  for (auto& j : jsonl(r.out)) {
+    if (j["kind"] != "index") continue;
+    ++indexes;
+    CHECK(j["state"] == "matches the log");
+    CHECK(j["sparse"].size() > 0);
+    CHECK(j["streams"].size() == j["end_lsn"].get<std::uint64_t>() - j["base_lsn"].get<std::uint64_t>());
+  }
+  CHECK(indexes == segments.size());  // every segment, the tail too after a clean close
+  CHECK(run({"verify", dir}).out.find(fmt_count(segments.size()) + " match the log") !=
+        std::string::npos);
+
+  // An index is derived data: a damaged one does not change verify's verdict,
+  // but it is reported, and dumping it fails.
+  const std::string index = dir + "/" + segments.front().substr(0, 20) + ".idx";
+  flip_byte(index, 100);
+  const RunResult verify = run({"verify", dir});
+  CHECK(verify.code == 0);
+  CHECK(verify.out.find(segments.front().substr(0, 20) + ".idx: undecodable") != std::string::npos);
+  CHECK(run({"dump", index}).code == 3);
+  const RunResult other = run({"dump", dir + "/" + segments.back().substr(0, 20) + ".idx"});
+  CHECK(other.code == 0);
+  CHECK(other.out.find("matches the log") != std::string::npos);
+  CHECK(run({"stat", dir}).out.find("index: undecodable") != std::string::npos);
 }
 
 TEST_CASE("read-only commands change no byte, even of a log recovery would repair") {

@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <functional>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
@@ -31,9 +34,12 @@ std::string time_or_none(const std::optional<std::int64_t>& t) {
 class Progress {
  public:
   Progress() : tty_(::isatty(STDERR_FILENO) == 1), start_(std::chrono::steady_clock::now()) {}
-  ~Progress() {
+  // Erases the progress line, so the summary starts on a clean line.
+  void finish() {
     if (shown_) {
-      fmt::print(stderr, "\r\033[K");  // erase the line before the summary
+      fmt::print(stderr, "\r\033[K");
+      std::fflush(stderr);
+      shown_ = false;
     }
   }
   void operator()(const inspect::VerifyProgress& p) {
@@ -51,6 +57,22 @@ class Progress {
   std::chrono::steady_clock::time_point start_;
 };
 
+// Indexes are derived data: their state is reported, and does not change
+// the exit code (the log rebuilds a missing or stale index on first use).
+void print_index_states(const std::vector<inspect::IndexInfo>& indexes) {
+  std::size_t matching = 0;
+  for (const auto& i : indexes) {
+    matching += i.state == inspect::IndexState::matches;
+  }
+  emit(fmt::format("indexes: {} of {} match the log", matching, indexes.size()));
+  for (const auto& i : indexes) {
+    if (i.state != inspect::IndexState::matches) {
+      emit(fmt::format("  index {}: {}{}", i.file, inspect::index_state_name(i.state),
+                       i.error.ok() ? "" : ": " + i.error.to_string()));
+    }
+  }
+}
+
 void print_verify_text(const std::string& dir, const inspect::VerifySummary& s) {
   emit(fmt::format("verify {}: {}", dir, inspect::verdict_name(s.verdict)));
   emit(fmt::format("segments: {}", s.segments));
@@ -61,6 +83,7 @@ void print_verify_text(const std::string& dir, const inspect::VerifySummary& s) 
   emit(fmt::format("bytes: {} in segment files, {} in records", s.file_bytes, s.record_bytes));
   emit(fmt::format("streams: {}", s.streams));
   emit(fmt::format("time: {} to {}", time_or_none(s.first_time_ns), time_or_none(s.last_time_ns)));
+  print_index_states(s.indexes);
   for (const auto& line : s.report) {
     emit("recovery (dry run): " + line);
   }
@@ -74,6 +97,11 @@ void print_verify_json(const std::string& dir, const inspect::VerifySummary& s) 
          {"first_time", s.first_time_ns ? Json(format_time(*s.first_time_ns)) : Json(nullptr)},
          {"last_time", s.last_time_ns ? Json(format_time(*s.last_time_ns)) : Json(nullptr)},
          {"report", s.report}};
+  Json indexes = Json::array();
+  for (const auto& i : s.indexes) {
+    indexes.push_back(Json{{"file", i.file}, {"state", inspect::index_state_name(i.state)}});
+  }
+  j["indexes"] = std::move(indexes);
   if (!s.problem.ok()) {
     j["problem"] = s.problem.to_string();
   }
@@ -87,8 +115,11 @@ void print_stat_text(const std::string& dir, const inspect::StatInfo& s) {
   emit("created: " + format_time(s.meta.created_time_ns));
   emit(fmt::format("segments: {} ({} bytes)", s.segments.size(), s.file_bytes));
   for (const auto& seg : s.segments) {
-    emit(fmt::format("  {}  {} bytes  LSN {} to {}  {}", seg.name, seg.file_bytes, seg.base_lsn,
-                     seg.end_lsn, seg.sealed ? "sealed" : "tail"));
+    emit(fmt::format("  {}  {} bytes  LSN {} to {}  {}  index: {}", seg.name, seg.file_bytes,
+                     seg.base_lsn, seg.end_lsn, seg.sealed ? "sealed" : "tail",
+                     seg.index == inspect::IndexState::not_checked
+                         ? "present"
+                         : inspect::index_state_name(seg.index)));
   }
   emit(fmt::format("events: {}", s.event_count));
   emit(fmt::format("streams: {}", s.stream_count));
@@ -100,7 +131,9 @@ void print_stat_text(const std::string& dir, const inspect::StatInfo& s) {
                    : "tail: intact");
   emit("index: " + s.index_state);
   for (const auto& f : s.other_files) {
-    emit(fmt::format("file {}: {}", f.name, f.role));
+    if (f.role != "index") {  // shown with their segments above
+      emit(fmt::format("file {}: {}", f.name, f.role));
+    }
   }
 }
 
@@ -109,7 +142,10 @@ void print_stat_json(const std::string& dir, const inspect::StatInfo& s) {
   for (const auto& seg : s.segments) {
     segments.push_back(Json{{"name", seg.name}, {"file_bytes", seg.file_bytes},
                             {"base_lsn", seg.base_lsn}, {"end_lsn", seg.end_lsn},
-                            {"sealed", seg.sealed}});
+                            {"sealed", seg.sealed},
+                            {"index", seg.index == inspect::IndexState::not_checked
+                                          ? "present"
+                                          : inspect::index_state_name(seg.index)}});
   }
   emit_json(Json{{"directory", dir},
             {"log_id", hex_u64(s.meta.log_id)},
@@ -130,6 +166,7 @@ void print_stat_json(const std::string& dir, const inspect::StatInfo& s) {
 int run_verify(const VerifyOptions& o) {
   Progress progress;
   auto summary = inspect::verify(o.directory, std::ref(progress));
+  progress.finish();
   if (!summary) {
     return report_error(summary.error());
   }

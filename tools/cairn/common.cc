@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <ctime>
@@ -193,6 +194,9 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
 }  // namespace
 
 bool is_valid_utf8(std::string_view bytes) {
+  if (std::all_of(bytes.begin(), bytes.end(), [](char c) { return (c & 0x80) == 0; })) {
+    return true;  // ASCII, the common case
+  }
   for (std::size_t i = 0; i < bytes.size();) {
     const std::size_t n = utf8_sequence(bytes, i);
     if (n == 0) {
@@ -221,6 +225,13 @@ std::string base64(std::string_view bytes) {
 }
 
 std::string escape_text(std::string_view bytes) {
+  // Fast path: plain printable ASCII (the common case) needs no escaping.
+  const bool plain = std::all_of(bytes.begin(), bytes.end(), [](char c) {
+    return c >= 0x20 && c < 0x7F && c != '\\';
+  });
+  if (plain) {
+    return std::string(bytes);
+  }
   std::string out;
   out.reserve(bytes.size());
   for (std::size_t i = 0; i < bytes.size();) {

@@ -3,6 +3,7 @@
 #include <cairn/inspect.h>
 #include <fmt/core.h>
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
@@ -12,8 +13,6 @@ namespace cairn::tool {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-constexpr const char* kNoIndex = "no index files (not built yet)";
 
 void emit(const std::string& line) {
   std::fwrite(line.data(), 1, line.size(), stdout);
@@ -100,6 +99,7 @@ class TextDump final : public inspect::DumpVisitor {
   void on_record(const inspect::RecordInfo& r) override;
   void on_bad_region(const inspect::BadRegion& b) override;
   void on_segment_end(const inspect::SegmentSummary& s) override;
+  void on_index(const inspect::IndexInfo& i) override;
   void on_recovery_preview(const inspect::RecoveryPreview& p) override {
     emit(fmt::format("recovery (dry run): {}", inspect::verdict_name(p.verdict)));
     for (const auto& line : p.report) {
@@ -148,6 +148,34 @@ void TextDump::on_bad_region(const inspect::BadRegion& b) {
   emit(line);
 }
 
+void TextDump::on_index(const inspect::IndexInfo& i) {
+  if (i.state == inspect::IndexState::missing) {
+    emit(fmt::format("  index {}: missing (the log rebuilds it on first use)", i.file));
+    return;
+  }
+  if (i.state == inspect::IndexState::undecodable) {
+    emit(fmt::format("  index {}: undecodable: {}", i.file, i.error.to_string()));
+    return;
+  }
+  emit(fmt::format("  index {}: {}; LSN {} to {}, end position {}, chain {}, interval {}, "
+                   "last time {}; {} sparse, {} stream records, {} ids, {} bloom words",
+                   i.file, inspect::index_state_name(i.state), i.base_lsn, i.end_lsn,
+                   i.end_position, hex_u64(i.chain), i.index_interval_bytes,
+                   format_time(i.last_time_ns), i.sparse_count, i.stream_count, i.id_count,
+                   i.bloom_words));
+  for (const auto& e : i.sparse) {
+    emit(fmt::format("    sparse lsn={} position={} time={}", e.lsn, e.position,
+                     format_time(e.time_ns)));
+  }
+  for (const auto& e : i.streams) {
+    emit(fmt::format("    stream hash={} first_version={} lsn={} count={} position={}",
+                     hex_u64(e.stream_hash), e.first_version, e.lsn, e.count, e.position));
+  }
+  for (const auto& e : i.ids) {
+    emit(fmt::format("    id {} lsn={}", e.id.to_hex(), e.lsn));
+  }
+}
+
 void TextDump::on_segment_end(const inspect::SegmentSummary& s) {
   if (!s.header_ok && s.stop.empty()) {
     emit("  not decoded: " + s.verdict_reason);
@@ -191,6 +219,7 @@ class JsonDump final : public inspect::DumpVisitor {
   void on_record(const inspect::RecordInfo& r) override;
   void on_bad_region(const inspect::BadRegion& b) override;
   void on_segment_end(const inspect::SegmentSummary& s) override;
+  void on_index(const inspect::IndexInfo& i) override;
   void on_recovery_preview(const inspect::RecoveryPreview& p) override {
     Json j{{"kind", "recovery"}, {"verdict", inspect::verdict_name(p.verdict)},
            {"report", p.report}, {"next_lsn", p.next_lsn}};
@@ -258,6 +287,39 @@ void JsonDump::on_bad_region(const inspect::BadRegion& b) {
   emit_json(j);
 }
 
+void JsonDump::on_index(const inspect::IndexInfo& i) {
+  Json j{{"kind", "index"}, {"file", i.file}, {"segment", i.segment},
+         {"state", inspect::index_state_name(i.state)}};
+  if (i.state == inspect::IndexState::undecodable) {
+    j["error"] = i.error.to_string();
+  }
+  if (i.state == inspect::IndexState::missing || i.state == inspect::IndexState::undecodable) {
+    emit_json(j);
+    return;
+  }
+  j.update(Json{{"log_id", hex_u64(i.log_id)}, {"base_lsn", i.base_lsn}, {"end_lsn", i.end_lsn},
+                {"end_position", i.end_position}, {"chain", hex_u64(i.chain)},
+                {"index_interval_bytes", i.index_interval_bytes},
+                {"last_time", format_time(i.last_time_ns)}, {"bloom_words", i.bloom_words}});
+  Json sparse = Json::array();
+  for (const auto& e : i.sparse) {
+    sparse.push_back(Json{{"lsn", e.lsn}, {"position", e.position}, {"time", format_time(e.time_ns)}});
+  }
+  Json streams = Json::array();
+  for (const auto& e : i.streams) {
+    streams.push_back(Json{{"stream_hash", hex_u64(e.stream_hash)}, {"first_version", e.first_version},
+                           {"lsn", e.lsn}, {"count", e.count}, {"position", e.position}});
+  }
+  Json ids = Json::array();
+  for (const auto& e : i.ids) {
+    ids.push_back(Json{{"id", e.id.to_hex()}, {"lsn", e.lsn}});
+  }
+  j["sparse"] = std::move(sparse);
+  j["streams"] = std::move(streams);
+  j["ids"] = std::move(ids);
+  emit_json(j);
+}
+
 void JsonDump::on_segment_end(const inspect::SegmentSummary& s) {
   Json j{{"kind", "segment_end"}, {"segment", s.segment}, {"records", s.records},
          {"events", s.events},    {"first_lsn", s.first_lsn}, {"end_lsn", s.end_lsn},
@@ -278,12 +340,15 @@ int exit_for(inspect::Verdict verdict) {
   return kExitCorruption;
 }
 
-void print_index_note(const DumpOptions& o) {
-  if (o.format == OutputFormat::jsonl) {
-    emit_json(Json{{"kind", "index"}, {"note", kNoIndex}});
-  } else {
-    emit(std::string("index: ") + kNoIndex);
+int dump_index(const DumpOptions& o, inspect::DumpVisitor& visitor) {
+  auto index = inspect::dump_index_file(o.path, visitor);
+  std::fflush(stdout);
+  if (!index) {
+    return report_error(index.error());
   }
+  // An index is derived data, but dumping one that does not decode is
+  // dumping damaged bytes.
+  return index->state == inspect::IndexState::undecodable ? report_error(index->error) : kExitOk;
 }
 
 int dump_meta(const DumpOptions& o, inspect::DumpVisitor& visitor) {
@@ -299,10 +364,8 @@ int dump_directory(const DumpOptions& o, inspect::DumpVisitor& visitor) {
   inspect::DumpOptions options;
   options.continue_on_error = o.continue_on_error;
   options.records = o.records;
+  options.index = o.index;
   auto preview = inspect::dump_directory(o.path, options, visitor);
-  if (o.index) {
-    print_index_note(o);
-  }
   std::fflush(stdout);
   if (!preview) {
     return report_error(preview.error());
@@ -317,6 +380,7 @@ int dump_segment(const DumpOptions& o, inspect::DumpVisitor& visitor) {
   inspect::DumpOptions options;
   options.continue_on_error = o.continue_on_error;
   options.records = o.records;
+  options.index = o.index;
   auto summary = inspect::dump_segment(o.path, options, visitor);
   std::fflush(stdout);
   if (!summary) {
@@ -354,7 +418,7 @@ int run_dump(const DumpOptions& given) {
     return dump_directory(o, visitor);
   }
   if (ends_with(o.path, ".idx")) {
-    return usage_error(o.path + ": " + kNoIndex + "; this revision has no index file format");
+    return dump_index(o, visitor);
   }
   if (ends_with(o.path, "cairn.meta")) {
     return dump_meta(o, visitor);

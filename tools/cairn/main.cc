@@ -101,7 +101,8 @@ CLI::App* add_dump(CLI::App& app, DumpOptions& o) {
       "their events. Exits 1 on a torn tail only, 3 on corruption, like verify.");
   sub->add_option("PATH", o.path, "Log directory or file")->required();
   sub->add_flag("--records", o.records, "Every record and its events");
-  sub->add_flag("--index", o.index, "Index entries (no index files exist in this revision)");
+  sub->add_flag("--index", o.index,
+                "Each segment's index file and its entries, checked against the segment");
   sub->add_flag("--hex", o.hex, "Record bytes in hex (implies --records)");
   sub->add_flag("--continue-on-error", o.continue_on_error,
                 "After damage, resume at the next record that verifies; mark each bad region");
