@@ -428,7 +428,8 @@ TEST_CASE("log: a failed fdatasync or a full disk poisons the log on the posix a
       } else {
         fault->fail_nth(testing::FaultFileSystem::Op::sync, 1);
       }
-      NewEvent e = event(std::string(200, 'x'));
+      const std::string data(200, 'x');
+      NewEvent e = event(data);
       auto failed = log->append("s", ExpectedVersion::any(), {&e, 1});
       REQUIRE_FALSE(failed.has_value());
       CHECK(failed.error().code() == (enospc ? Errc::no_space : Errc::io_error));

@@ -30,12 +30,18 @@ inline LogOptions small_options(std::shared_ptr<io::FileSystem> fs, const std::s
   return o;
 }
 
-// The event views `data` and `type`: both must outlive the append.
+// The event views `data` and `type`: both must outlive the append. A
+// temporary std::string would not, so that overload does not compile.
+NewEvent event(std::string&& data, std::string_view type = "t") = delete;
 inline NewEvent event(std::string_view data, std::string_view type = "t") {
   NewEvent e;
   e.type = type;
   e.data = data;
   return e;
+}
+// String literals live for the whole program.
+inline NewEvent event(const char* data, std::string_view type = "t") {
+  return event(std::string_view(data), type);
 }
 
 // Appends one event to `stream` and REQUIREs success.
