@@ -2,8 +2,8 @@
 # The demonstration: an event-sourced bank ledger, then a writer killed with
 # SIGKILL in the middle of a stream of appends, recovery, and proof that every
 # event the writer acknowledged is there. Usage: scripts/demo.sh DIR [BUILD]
-# Everything it writes stays inside DIR (created fresh; it must not exist or
-# be empty). Exits non-zero if any check fails.
+# Everything it writes stays inside DIR (created fresh; it must be new, empty,
+# or left by an earlier run of this demo). Exits non-zero if any check fails.
 set -eu
 dir=${1:?usage: scripts/demo.sh DIR [BUILD_DIR]}
 build=${2:-build}
@@ -12,11 +12,14 @@ ledger="$build/examples/bank_ledger"
 for bin in "$cairn" "$ledger"; do
   [ -x "$bin" ] || { echo "demo: $bin is missing; build first (ninja -C $build)" >&2; exit 2; }
 done
-if [ -e "$dir" ] && [ -n "$(ls -A "$dir")" ]; then
-  echo "demo: $dir exists and is not empty; name a new directory" >&2
+if [ -e "$dir/.cairn-demo" ]; then
+  rm -rf "$dir"  # a previous run of this demo: start again from nothing
+elif [ -e "$dir" ] && [ -n "$(ls -A "$dir")" ]; then
+  echo "demo: $dir exists, is not empty and is not a previous demo; name a new directory" >&2
   exit 2
 fi
 mkdir -p "$dir"
+touch "$dir/.cairn-demo"
 start=$(date +%s%N)
 say() { printf '\n== %s\n' "$*"; }
 
@@ -25,12 +28,12 @@ say "1. An event-sourced bank ledger (examples/bank_ledger.cc)"
 
 say "2. A writer appends a stream of events; it is killed with SIGKILL mid-stream"
 log="$dir/log"
-# 200,000 lines "event-<n>": line n becomes LSN n. `cairn append` prints an
-# LSN only once that event is durable.
-seq 0 199999 | sed 's/^/event-/' >"$dir/input.txt"
-"$cairn" append "$log" --create --stream payments --segment-bytes 4194304 \
-  <"$dir/input.txt" >"$dir/acked.txt" 2>"$dir/append.err" &
-writer=$!
+# Lines "event-<n>" without end: line n becomes LSN n. `cairn append`
+# prints an LSN only once that event is durable.
+seq 0 99999999 | sed 's/^/event-/' |
+  "$cairn" append "$log" --create --stream payments --segment-bytes 4194304 \
+    >"$dir/acked.txt" 2>"$dir/append.err" &
+writer=$!  # the last command of the pipeline: cairn itself
 sleep 0.4
 kill -KILL "$writer" 2>/dev/null || true
 wait "$writer" 2>/dev/null || true
