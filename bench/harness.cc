@@ -585,6 +585,31 @@ struct Measurement {
   }
 };
 
+// The end of a load shared by the workloads that load, then reopen: let the
+// peer finish background work, close it, and record the load's peak RSS.
+Error settle_and_close(Peer& peer, Measurement& m) {
+  if (Error e = peer.settle(); !e.empty()) {
+    return e;
+  }
+  if (Error e = peer.close(); !e.empty()) {
+    return e;
+  }
+  m.load_peak_rss_mb = peak_rss_mb();
+  return {};
+}
+
+// Opens a fresh peer on the loaded data, timing the open, and starts a new
+// peak-RSS window for what follows.
+Error reopen_timed(Peer& peer, const PeerOptions& po, Measurement& m) {
+  const auto t_open = Clock::now();
+  if (Error e = peer.open(po); !e.empty()) {
+    return e;
+  }
+  m.reopen_ms = seconds_between(t_open, Clock::now()) * 1000.0;
+  reset_peak_rss();
+  return {};
+}
+
 class Runner {
  public:
   Runner(Settings settings, std::vector<System> systems, std::string root)
@@ -882,23 +907,16 @@ class Runner {
       auto loaded = Clock::now();
       m.load_events_per_s =
           static_cast<double>(s_.replay_events) / seconds_between(start, loaded);
-      if (Error e = peer->settle(); !e.empty()) {
+      if (Error e = settle_and_close(*peer, m); !e.empty()) {
         return fail(e);
       }
-      if (Error e = peer->close(); !e.empty()) {
-        return fail(e);
-      }
-      m.load_peak_rss_mb = peak_rss_mb();
     }
     m.disk = disk_usage(dir);
 
     auto peer = sys.make();
-    auto t_open = Clock::now();
-    if (Error e = peer->open(po); !e.empty()) {
+    if (Error e = reopen_timed(*peer, po, m); !e.empty()) {
       return fail(e);
     }
-    m.reopen_ms = seconds_between(t_open, Clock::now()) * 1000.0;
-    reset_peak_rss();
     ReplaySink sink;
     auto start = Clock::now();
     Error e = peer->replay(sink);
@@ -965,23 +983,16 @@ class Runner {
         return fail(e);
       }
       m.load_events_per_s = static_cast<double>(n) / seconds_between(start, Clock::now());
-      if (Error e2 = peer->settle(); !e2.empty()) {
+      if (Error e2 = settle_and_close(*peer, m); !e2.empty()) {
         return fail(e2);
       }
-      if (Error e2 = peer->close(); !e2.empty()) {
-        return fail(e2);
-      }
-      m.load_peak_rss_mb = peak_rss_mb();
     }
     m.disk = disk_usage(dir);
 
     auto peer = sys.make();
-    auto t_open = Clock::now();
-    if (Error e = peer->open(po); !e.empty()) {
+    if (Error e = reopen_timed(*peer, po, m); !e.empty()) {
       return fail(e);
     }
-    m.reopen_ms = seconds_between(t_open, Clock::now()) * 1000.0;
-    reset_peak_rss();
     std::mt19937_64 rng(20261126);
     std::vector<std::uint64_t> lat;
     lat.reserve(static_cast<std::size_t>(s_.streamread_reads));
