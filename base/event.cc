@@ -50,8 +50,8 @@ bool EventId::from_hex(std::string_view hex, EventId& out) {
 }
 
 Event Event::from_view(const EventView& v) {
-  return Event{v.lsn,  std::string(v.stream), v.version,           std::string(v.type),
-               v.id,   v.time_ns,             std::string(v.metadata), std::string(v.data)};
+  return Event{v.lsn,     std::string(v.stream),   v.version,          std::string(v.type), v.id,
+               v.time_ns, std::string(v.metadata), std::string(v.data)};
 }
 
 }  // namespace cairn

@@ -4,16 +4,26 @@ namespace cairn {
 
 const char* errc_name(Errc code) {
   switch (code) {
-    case Errc::ok: return "ok";
-    case Errc::io_error: return "io_error";
-    case Errc::no_space: return "no_space";
-    case Errc::corruption: return "corruption";
-    case Errc::not_found: return "not_found";
-    case Errc::invalid_argument: return "invalid_argument";
-    case Errc::wrong_expected_version: return "wrong_expected_version";
-    case Errc::poisoned: return "poisoned";
-    case Errc::closed: return "closed";
-    case Errc::busy: return "busy";
+    case Errc::ok:
+      return "ok";
+    case Errc::io_error:
+      return "io_error";
+    case Errc::no_space:
+      return "no_space";
+    case Errc::corruption:
+      return "corruption";
+    case Errc::not_found:
+      return "not_found";
+    case Errc::invalid_argument:
+      return "invalid_argument";
+    case Errc::wrong_expected_version:
+      return "wrong_expected_version";
+    case Errc::poisoned:
+      return "poisoned";
+    case Errc::closed:
+      return "closed";
+    case Errc::busy:
+      return "busy";
   }
   return "unknown";
 }
@@ -24,8 +34,8 @@ Status Status::error(Errc code, std::string message, int sys_errno) {
 }
 
 Status Status::at(Errc code, std::string path, std::uint64_t position, std::string message) {
-  return Status(std::make_shared<const Rep>(
-      Rep{code, 0, std::move(path), position, std::move(message)}));
+  return Status(
+      std::make_shared<const Rep>(Rep{code, 0, std::move(path), position, std::move(message)}));
 }
 
 Status Status::in_file(Errc code, std::string path, std::string message, int sys_errno) {

@@ -4,8 +4,6 @@
 // waits for it.
 #include "child.h"
 
-#include "dataset.h"
-
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -21,6 +19,8 @@
 #include <fstream>
 #include <sstream>
 #include <vector>
+
+#include "dataset.h"
 
 extern char** environ;
 
@@ -214,8 +214,8 @@ ChildResult run_child(const ChildRequest& request) {
   const bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
   if (request.crash && request.mode == "load") {
     if (!killed || !have_result) {
-      result.error = "crash child did not report and die by SIGKILL (status " +
-                     std::to_string(status) + ")";
+      result.error =
+          "crash child did not report and die by SIGKILL (status " + std::to_string(status) + ")";
     }
   } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !have_result) {
     result.error = "child " + request.mode + " of " + request.system + " ended with status " +

@@ -7,11 +7,11 @@
 // store exactly as kill -9 of a writer would.
 #pragma once
 
-#include "peer.h"
-
 #include <cstdint>
 #include <map>
 #include <string>
+
+#include "peer.h"
 
 namespace cairn_bench {
 

@@ -1,14 +1,14 @@
 // Pieces shared by the peers: the fsync counter (see fsync_counter.h), the
 // default Peer::fsyncs(), and the value encoding RocksDB and LMDB store.
-#include "fsync_counter.h"
-#include "peer.h"
-
 #include <dlfcn.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstring>
+
+#include "fsync_counter.h"
+#include "peer.h"
 
 namespace {
 std::atomic<std::uint64_t> g_fsyncs{0};

@@ -4,14 +4,14 @@
 // same events as the parent for the same index.
 #pragma once
 
-#include "peer.h"
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "peer.h"
 
 namespace cairn_bench {
 

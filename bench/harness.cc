@@ -10,12 +10,6 @@
 // systems interleaved; the table shows the repeat with the median events/s.
 // Open-time and memory measurements (opentime, manystreams) run in child
 // processes: cairn-compare --child ... (child.cc).
-#include "child.h"
-#include "dataset.h"
-#include "fsync_counter.h"
-#include "peer.h"
-#include "stats.h"
-
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -28,8 +22,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -48,6 +42,12 @@
 #include <thread>
 #include <vector>
 
+#include "child.h"
+#include "dataset.h"
+#include "fsync_counter.h"
+#include "peer.h"
+#include "stats.h"
+
 namespace cairn_bench {
 namespace {
 
@@ -60,8 +60,8 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
 
 // --- settings ----------------------------------------------------------------
 
-const char* const kWorkloads[] = {"append1",   "appendmt", "append10",  "pipelined",  "replay",
-                                  "space",     "streamread", "opentime", "manystreams"};
+const char* const kWorkloads[] = {"append1", "appendmt",   "append10", "pipelined",  "replay",
+                                  "space",   "streamread", "opentime", "manystreams"};
 
 struct Settings {
   bool quick = false;
@@ -70,7 +70,7 @@ struct Settings {
   std::set<std::string> workloads;
   std::set<std::string> systems;  // empty = all built in
   std::vector<int> threads{4, 16, 64};
-  double seconds = 3.0;                   // per append measurement
+  double seconds = 3.0;                         // per append measurement
   std::uint64_t append_max_events = 1'000'000;  // per append measurement
   std::uint64_t pipelined_events = 2'000'000;
   std::uint64_t replay_events = 2'000'000;
@@ -98,7 +98,7 @@ struct Settings {
 
 void usage(std::FILE* out) {
   std::fprintf(out,
-R"(usage: cairn-compare [options]
+               R"(usage: cairn-compare [options]
 
 Runs Cairn and its peers (raw pwrite+fdatasync reference, SQLite, RocksDB,
 LMDB; those built in) on the same workloads and prints one table per
@@ -324,16 +324,26 @@ std::string read_first_line(const std::string& path) {
 
 std::string fs_type_name(long type) {
   switch (static_cast<unsigned long>(type)) {
-    case 0xEF53: return "ext4";  // also ext2/ext3
-    case 0x58465342: return "xfs";
-    case 0x9123683E: return "btrfs";
-    case 0x01021994: return "tmpfs";
-    case 0x794C7630: return "overlayfs";
-    case 0x2FC12FC1: return "zfs";
-    case 0xF2F52010: return "f2fs";
-    case 0x6969: return "nfs";
-    case 0x65735546: return "fuse";
-    case 0x858458F6: return "ramfs";
+    case 0xEF53:
+      return "ext4";  // also ext2/ext3
+    case 0x58465342:
+      return "xfs";
+    case 0x9123683E:
+      return "btrfs";
+    case 0x01021994:
+      return "tmpfs";
+    case 0x794C7630:
+      return "overlayfs";
+    case 0x2FC12FC1:
+      return "zfs";
+    case 0xF2F52010:
+      return "f2fs";
+    case 0x6969:
+      return "nfs";
+    case 0x65735546:
+      return "fuse";
+    case 0x858458F6:
+      return "ramfs";
     default: {
       char buf[32];
       std::snprintf(buf, sizeof buf, "0x%lx", static_cast<unsigned long>(type));
@@ -354,8 +364,8 @@ Machine describe_machine(const std::string& dir) {
   cpu_set_t set;
   CPU_ZERO(&set);
   int usable = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : -1;
-  m.add("nproc", std::to_string(usable) + " (online " +
-                     std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + ")");
+  m.add("nproc",
+        std::to_string(usable) + " (online " + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + ")");
   std::string model = "?";
   bool hypervisor = false;
   {
@@ -404,8 +414,8 @@ Machine describe_machine(const std::string& dir) {
     }
   }
   m.add("bench dir", dir);
-  m.add("file system", m.fs_type + " (statfs), " + device + " on " + mount_point + " (" +
-                           options + ")");
+  m.add("file system",
+        m.fs_type + " (statfs), " + device + " on " + mount_point + " (" + options + ")");
   m.add("load average", read_first_line("/proc/loadavg"));
   char stamp[64];
   std::time_t now = std::time(nullptr);
@@ -494,8 +504,8 @@ class Watchdog {
     std::lock_guard<std::mutex> lock(mu_);
     what_ = what;
     limit_seconds_ = seconds;
-    deadline_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                   std::chrono::duration<double>(seconds));
+    deadline_ = Clock::now() +
+                std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     armed_ = true;
   }
   void disarm() {
@@ -567,8 +577,8 @@ struct Measurement {
   std::uint64_t reads = 0;
   double reads_per_s = 0;
   // opentime / manystreams (reopen_ms above is the clean open)
-  std::string point;       // "16 segments", ...
-  double segments = -1;    // Cairn's segment files at this point
+  std::string point;     // "16 segments", ...
+  double segments = -1;  // Cairn's segment files at this point
   double crash_open_ms = -1;
   double rss_open_mb = -1;        // RSS of a fresh process after open
   double rss_open_delta_mb = -1;  // ... minus its RSS before open
@@ -579,9 +589,8 @@ struct Measurement {
     return fsyncs && total_seconds > 0 ? static_cast<double>(*fsyncs) / total_seconds : NAN;
   }
   double events_per_fsync() const {
-    return fsyncs && *fsyncs > 0
-               ? static_cast<double>(total_events) / static_cast<double>(*fsyncs)
-               : NAN;
+    return fsyncs && *fsyncs > 0 ? static_cast<double>(total_events) / static_cast<double>(*fsyncs)
+                                 : NAN;
   }
 };
 
@@ -613,8 +622,11 @@ Error reopen_timed(Peer& peer, const PeerOptions& po, Measurement& m) {
 class Runner {
  public:
   Runner(Settings settings, std::vector<System> systems, std::string root)
-      : s_(std::move(settings)), systems_(std::move(systems)), root_(std::move(root)),
-        pool_(s_.event_bytes), watchdog_(root_, s_.keep) {}
+      : s_(std::move(settings)),
+        systems_(std::move(systems)),
+        root_(std::move(root)),
+        pool_(s_.event_bytes),
+        watchdog_(root_, s_.keep) {}
 
   // Most time one measurement of `workload` may take, set-up included.
   double time_limit(const std::string& workload) const {
@@ -630,8 +642,9 @@ class Runner {
              static_cast<double>(s_.streamread_reads) / 100.0;
     }
     if (workload == "manystreams") {
-      return 300.0 + static_cast<double>(s_.manystreams_streams *
-                                         s_.manystreams_events_per_stream) / 5'000.0;
+      return 300.0 +
+             static_cast<double>(s_.manystreams_streams * s_.manystreams_events_per_stream) /
+                 5'000.0;
     }
     if (workload == "opentime") {
       // Every point's events, loaded at 5,000 events/s at worst, plus opens.
@@ -715,7 +728,8 @@ class Runner {
     for (int t = 0; t < threads; ++t) {
       workers.emplace_back([&, t] {
         auto& my = lat[static_cast<std::size_t>(t)];
-        my.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(s_.append_max_events, 1u << 16)));
+        my.reserve(
+            static_cast<std::size_t>(std::min<std::uint64_t>(s_.append_max_events, 1u << 16)));
         const std::string stream = stream_name(static_cast<std::uint64_t>(t));
         go.wait();
         std::uint64_t version = 0;
@@ -905,8 +919,7 @@ class Runner {
         return fail(e);
       }
       auto loaded = Clock::now();
-      m.load_events_per_s =
-          static_cast<double>(s_.replay_events) / seconds_between(start, loaded);
+      m.load_events_per_s = static_cast<double>(s_.replay_events) / seconds_between(start, loaded);
       if (Error e = settle_and_close(*peer, m); !e.empty()) {
         return fail(e);
       }
@@ -929,8 +942,8 @@ class Runner {
     if (e.empty() && sink.out_of_order) {
       e = "replay returned LSNs out of order or with gaps";
     }
-    if (e.empty() && (sink.events != s_.replay_events ||
-                      sink.data_bytes != s_.replay_events * s_.event_bytes)) {
+    if (e.empty() &&
+        (sink.events != s_.replay_events || sink.data_bytes != s_.replay_events * s_.event_bytes)) {
       e = "replay returned " + std::to_string(sink.events) + " events / " +
           std::to_string(sink.data_bytes) + " data bytes, expected " +
           std::to_string(s_.replay_events) + " / " +
@@ -1161,8 +1174,8 @@ class Runner {
         return rows;
       };
       const double est_events = static_cast<double>(target) * opentime_events_per_segment();
-      if (Error e = check_disk(dir, est_events * (defines ? s_.event_bytes * 2.0
-                                                          : kDiskBytesPerEventMax));
+      if (Error e = check_disk(
+              dir, est_events * (defines ? s_.event_bytes * 2.0 : kDiskBytesPerEventMax));
           !e.empty()) {
         return fail(e);
       }
@@ -1183,7 +1196,8 @@ class Runner {
         return fail("load: " + loaded.error);
       }
       cursor += static_cast<std::uint64_t>(loaded.get("loaded", 0));
-      m.load_events_per_s = loaded.get("load_s") > 0 ? loaded.get("loaded") / loaded.get("load_s") : 0;
+      m.load_events_per_s =
+          loaded.get("load_s") > 0 ? loaded.get("loaded") / loaded.get("load_s") : 0;
       if (defines) {
         if (events_at.size() <= pi) {
           events_at.resize(pi + 1);
@@ -1192,19 +1206,19 @@ class Runner {
         if (pi == 0) {
           // Each kill -9 leaves a tail of 1/(2R) of a segment: after the R
           // repeats the tail segment is about half full, at every point.
-          tail_events = std::max<std::uint64_t>(
-              1, cursor / std::max<std::uint64_t>(1, target) /
-                     (2 * static_cast<std::uint64_t>(open_repeats())));
+          tail_events =
+              std::max<std::uint64_t>(1, cursor / std::max<std::uint64_t>(1, target) /
+                                             (2 * static_cast<std::uint64_t>(open_repeats())));
         }
       }
-      std::fprintf(stderr, " %s events; opening ...", with_commas(static_cast<double>(cursor)).c_str());
+      std::fprintf(stderr, " %s events; opening ...",
+                   with_commas(static_cast<double>(cursor)).c_str());
       std::fflush(stderr);
       if (Error e = time_opens(base, cursor, tail_events, m); !e.empty()) {
         std::fprintf(stderr, " error\n");
         return fail(e);
       }
-      std::fprintf(stderr, " clean %.1f ms, after kill -9 %.1f ms\n", m.reopen_ms,
-                   m.crash_open_ms);
+      std::fprintf(stderr, " clean %.1f ms, after kill -9 %.1f ms\n", m.reopen_ms, m.crash_open_ms);
       m.events = m.total_events = cursor;
       m.disk = disk_usage(dir);
       rows.push_back(m);
@@ -1216,8 +1230,8 @@ class Runner {
   // Events per Cairn segment of the opentime layout (runs of 10 events, one
   // record each), an estimate used before Cairn has measured it.
   double opentime_events_per_segment() const {
-    const double record = 48.0 + 16 + 16 +
-                          10.0 * (40 + 16 + static_cast<double>(kEventType.size() + s_.event_bytes));
+    const double record =
+        48.0 + 16 + 16 + 10.0 * (40 + 16 + static_cast<double>(kEventType.size() + s_.event_bytes));
     return static_cast<double>(s_.opentime_segment_bytes) / (record / 10.0);
   }
 
@@ -1256,7 +1270,8 @@ class Runner {
     if (!loaded.error.empty()) {
       return fail("load: " + loaded.error);
     }
-    m.load_events_per_s = loaded.get("load_s") > 0 ? loaded.get("loaded") / loaded.get("load_s") : 0;
+    m.load_events_per_s =
+        loaded.get("load_s") > 0 ? loaded.get("loaded") / loaded.get("load_s") : 0;
     m.writer_rss_mb = loaded.get("rss_loaded_kb") / 1024;
     std::uint64_t cursor = n;
     // The tail continues the round-robin from where the load ended.
@@ -1290,14 +1305,14 @@ class Runner {
         events_at.resize(points, 0);
         for (std::size_t i = 0; i < points; ++i) {
           if (events_at[i] == 0) {
-            events_at[i] = static_cast<std::uint64_t>(
-                static_cast<double>(s_.opentime_segments[i]) * opentime_events_per_segment());
+            events_at[i] = static_cast<std::uint64_t>(static_cast<double>(s_.opentime_segments[i]) *
+                                                      opentime_events_per_segment());
           }
         }
         if (tail_events == 0) {
-          tail_events = std::max<std::uint64_t>(
-              1, static_cast<std::uint64_t>(opentime_events_per_segment()) /
-                     (2 * static_cast<std::uint64_t>(open_repeats())));
+          tail_events =
+              std::max<std::uint64_t>(1, static_cast<std::uint64_t>(opentime_events_per_segment()) /
+                                             (2 * static_cast<std::uint64_t>(open_repeats())));
         }
       }
       watchdog_.arm("opentime of " + sys->name, time_limit("opentime"));
@@ -1327,9 +1342,8 @@ class Runner {
         watchdog_.arm(label + " of " + sys.name, time_limit(split(label, ' ').front()));
         Measurement m = one(sys);
         watchdog_.disarm();
-        std::string done = !m.error.empty() ? "error: " + m.error
-                           : m.workload == "streamread"
-                               ? with_commas(m.reads_per_s) + " reads/s"
+        std::string done = !m.error.empty()             ? "error: " + m.error
+                           : m.workload == "streamread" ? with_commas(m.reads_per_s) + " reads/s"
                            : m.workload == "manystreams"
                                ? "open " + fixed(m.reopen_ms, 1) + " ms, after kill -9 " +
                                      fixed(m.crash_open_ms, 1) + " ms"
@@ -1392,8 +1406,8 @@ std::string rate_or_error(const Measurement& m) {
 void print_errors(const std::vector<Measurement>& rows) {
   for (const auto& m : rows) {
     if (!m.error.empty()) {
-      std::printf("  %s (%s, %d thread%s): %s\n", m.system.c_str(), m.workload.c_str(),
-                  m.threads, m.threads == 1 ? "" : "s", m.error.c_str());
+      std::printf("  %s (%s, %d thread%s): %s\n", m.system.c_str(), m.workload.c_str(), m.threads,
+                  m.threads == 1 ? "" : "s", m.error.c_str());
     }
   }
 }
@@ -1408,11 +1422,12 @@ void print_append_table(const std::string& title, const std::vector<Measurement>
   for (const auto& m : rows) {
     const Measurement* c = find_cairn(rows, m.threads);
     bool ok = m.error.empty();
-    t.add({m.system, std::to_string(m.threads), ok ? with_commas(static_cast<double>(m.events)) : "-",
-           rate_or_error(m), ok ? fixed(m.mb_per_s, 1) : "-",
-           ok ? fixed(m.latency.p50_us, 1) : "-", ok ? fixed(m.latency.p99_us, 1) : "-",
-           ok ? fixed(m.latency.p999_us, 1) : "-", ok ? with_commas(m.fsyncs_per_s()) : "-",
-           ok ? fixed(m.events_per_fsync(), 1) : "-", fixed(m.peak_rss_mb, 0),
+    t.add({m.system, std::to_string(m.threads),
+           ok ? with_commas(static_cast<double>(m.events)) : "-", rate_or_error(m),
+           ok ? fixed(m.mb_per_s, 1) : "-", ok ? fixed(m.latency.p50_us, 1) : "-",
+           ok ? fixed(m.latency.p99_us, 1) : "-", ok ? fixed(m.latency.p999_us, 1) : "-",
+           ok ? with_commas(m.fsyncs_per_s()) : "-", ok ? fixed(m.events_per_fsync(), 1) : "-",
+           fixed(m.peak_rss_mb, 0),
            c && ok && m.system != "cairn" ? ratio(c->events_per_s, m.events_per_s) : "",
            c && ok && m.system != "cairn" ? ratio(c->latency.p50_us, m.latency.p50_us) : ""});
   }
@@ -1421,10 +1436,11 @@ void print_append_table(const std::string& title, const std::vector<Measurement>
 }
 
 void print_replay_table(const std::vector<Measurement>& rows, const Settings& s) {
-  std::printf("\n== replay: full read of %s events in LSN order (%zu B data, %llu streams), "
-              "after a reopen, page cache warm ==\n",
-              with_commas(static_cast<double>(s.replay_events)).c_str(), s.event_bytes,
-              static_cast<unsigned long long>(std::min(s.replay_streams, s.replay_events)));
+  std::printf(
+      "\n== replay: full read of %s events in LSN order (%zu B data, %llu streams), "
+      "after a reopen, page cache warm ==\n",
+      with_commas(static_cast<double>(s.replay_events)).c_str(), s.event_bytes,
+      static_cast<unsigned long long>(std::min(s.replay_streams, s.replay_events)));
   Table t({"system", "events", "events/s", "MB/s", "checksums", "reopen ms", "peak RSS MB",
            "cairn/x ev/s"});
   const Measurement* c = find_cairn(rows, 1);
@@ -1442,12 +1458,13 @@ void print_replay_table(const std::vector<Measurement>& rows, const Settings& s)
 void print_space_table(const std::vector<Measurement>& replay_rows,
                        const std::map<std::string, std::map<std::string, double>>& rss,
                        const std::vector<std::string>& phases, const Settings& s) {
-  std::printf("\n== space: disk bytes per event after loading %s events (%zu B data), "
-              "settled (SQLite WAL checkpointed, RocksDB memtable flushed); peak RSS per "
-              "phase ==\n",
-              with_commas(static_cast<double>(s.replay_events)).c_str(), s.event_bytes);
-  std::vector<std::string> headers{"system", "disk MB", "bytes/event", "apparent B/ev",
-                                   "amplification", "load ev/s"};
+  std::printf(
+      "\n== space: disk bytes per event after loading %s events (%zu B data), "
+      "settled (SQLite WAL checkpointed, RocksDB memtable flushed); peak RSS per "
+      "phase ==\n",
+      with_commas(static_cast<double>(s.replay_events)).c_str(), s.event_bytes);
+  std::vector<std::string> headers{"system",        "disk MB",       "bytes/event",
+                                   "apparent B/ev", "amplification", "load ev/s"};
   for (const auto& p : phases) {
     headers.push_back("RSS " + p);
   }
@@ -1460,9 +1477,11 @@ void print_space_table(const std::vector<Measurement>& replay_rows,
     row.push_back(ok ? fixed(static_cast<double>(m.disk.allocated) / 1e6, 1) : "-");
     row.push_back(ok ? fixed(static_cast<double>(m.disk.allocated) / n, 1) : "-");
     row.push_back(ok ? fixed(static_cast<double>(m.disk.apparent) / n, 1) : "-");
-    row.push_back(ok ? fixed(static_cast<double>(m.disk.allocated) /
-                                 (n * static_cast<double>(s.event_bytes)), 2) + "x"
-                     : "-");
+    row.push_back(
+        ok ? fixed(static_cast<double>(m.disk.allocated) / (n * static_cast<double>(s.event_bytes)),
+                   2) +
+                 "x"
+           : "-");
     row.push_back(m.load_events_per_s > 0 ? with_commas(m.load_events_per_s) : "-");
     auto it = rss.find(m.system);
     for (const auto& p : phases) {
@@ -1475,8 +1494,9 @@ void print_space_table(const std::vector<Measurement>& replay_rows,
     t.add(row);
   }
   t.print(stdout);
-  std::printf("  (disk MB and bytes/event count allocated blocks; amplification = allocated "
-              "bytes / event data bytes; RSS in MB)\n");
+  std::printf(
+      "  (disk MB and bytes/event count allocated blocks; amplification = allocated "
+      "bytes / event data bytes; RSS in MB)\n");
 }
 
 const Measurement* find_cairn_at(const std::vector<Measurement>& rows, const std::string& point) {
@@ -1492,13 +1512,14 @@ std::string ms_or_dash(double ms) { return ms >= 0 ? fixed(ms, ms < 10 ? 2 : 1) 
 
 void print_streamread_table(const std::vector<Measurement>& rows, const Settings& s) {
   const std::uint64_t streams = std::min(s.streamread_streams, s.streamread_events);
-  std::printf("\n== streamread: read one whole stream (%s events) among %s streams, %s events "
-              "(%zu B data), streams round-robin over the log; %s random reads after a "
-              "reopen, page cache warm ==\n",
-              with_commas(static_cast<double>(s.streamread_events / streams)).c_str(),
-              with_commas(static_cast<double>(streams)).c_str(),
-              with_commas(static_cast<double>(s.streamread_events)).c_str(), s.event_bytes,
-              with_commas(static_cast<double>(s.streamread_reads)).c_str());
+  std::printf(
+      "\n== streamread: read one whole stream (%s events) among %s streams, %s events "
+      "(%zu B data), streams round-robin over the log; %s random reads after a "
+      "reopen, page cache warm ==\n",
+      with_commas(static_cast<double>(s.streamread_events / streams)).c_str(),
+      with_commas(static_cast<double>(streams)).c_str(),
+      with_commas(static_cast<double>(s.streamread_events)).c_str(), s.event_bytes,
+      with_commas(static_cast<double>(s.streamread_reads)).c_str());
   Table t({"system", "reads", "reads/s", "events/s", "p50 µs", "p99 µs", "p999 µs", "reopen ms",
            "load ev/s", "disk MB", "peak RSS MB", "cairn/x reads/s", "cairn/x p50"});
   const Measurement* c = nullptr;
@@ -1520,18 +1541,20 @@ void print_streamread_table(const std::vector<Measurement>& rows, const Settings
            peer ? ratio(c->latency.p50_us, m.latency.p50_us) : ""});
   }
   t.print(stdout);
-  std::printf("  (latency: one whole-stream read; raw = a perfect in-memory index plus one "
-              "pread and XXH3 check per event, the physical limit; its reopen ms includes "
-              "rebuilding that index by a scan)\n");
+  std::printf(
+      "  (latency: one whole-stream read; raw = a perfect in-memory index plus one "
+      "pread and XXH3 check per event, the physical limit; its reopen ms includes "
+      "rebuilding that index by a scan)\n");
   print_errors(rows);
 }
 
 void print_opentime_table(const std::vector<Measurement>& rows, const Settings& s) {
-  std::printf("\n== opentime: open after a clean close and after kill -9 of a writer, as the "
-              "log grows (Cairn segments of %s MiB; peers get the same events; each open in a "
-              "fresh process, median of %d; page cache warm) ==\n",
-              fixed(static_cast<double>(s.opentime_segment_bytes) / (1 << 20), 0).c_str(),
-              std::max(3, s.repeat));
+  std::printf(
+      "\n== opentime: open after a clean close and after kill -9 of a writer, as the "
+      "log grows (Cairn segments of %s MiB; peers get the same events; each open in a "
+      "fresh process, median of %d; page cache warm) ==\n",
+      fixed(static_cast<double>(s.opentime_segment_bytes) / (1 << 20), 0).c_str(),
+      std::max(3, s.repeat));
   Table t({"system", "log size", "segments", "events", "disk GiB", "open ms", "after kill -9 ms",
            "RSS after open MB", "open vs first", "kill -9 vs first", "cairn/x open",
            "cairn/x kill -9"});
@@ -1546,12 +1569,12 @@ void print_opentime_table(const std::vector<Measurement>& rows, const Settings& 
     const Measurement* f = first.count(m.system) ? first[m.system] : nullptr;
     const Measurement* c = find_cairn_at(rows, m.point);
     bool peer = c && ok && m.system != "cairn";
-    t.add({m.system, m.point, ok && m.segments >= 0 && m.system == "cairn" ? fixed(m.segments, 0) : "-",
+    t.add({m.system, m.point,
+           ok && m.segments >= 0 && m.system == "cairn" ? fixed(m.segments, 0) : "-",
            ok ? with_commas(static_cast<double>(m.events)) : "-",
            ok ? fixed(static_cast<double>(m.disk.allocated) / (1ull << 30), 2) : "-",
            ok ? ms_or_dash(m.reopen_ms) : "ERROR", ok ? ms_or_dash(m.crash_open_ms) : "-",
-           ok ? fixed(m.rss_open_mb, 1) : "-",
-           ok && f ? ratio(m.reopen_ms, f->reopen_ms) : "-",
+           ok ? fixed(m.rss_open_mb, 1) : "-", ok && f ? ratio(m.reopen_ms, f->reopen_ms) : "-",
            ok && f ? ratio(m.crash_open_ms, f->crash_open_ms) : "-",
            peer ? ratio(c->reopen_ms, m.reopen_ms) : "",
            peer ? ratio(c->crash_open_ms, m.crash_open_ms) : ""});
@@ -1566,25 +1589,28 @@ void print_opentime_table(const std::vector<Measurement>& rows, const Settings& 
   if (cairn.size() >= 2) {
     const Measurement& a = *cairn.front();
     const Measurement& b = *cairn.back();
-    std::printf("  Cairn, %s vs %s: open %s, after kill -9 %s (should be near 1: open reads "
-                "segment headers and seals, the index files and, after a crash, scans the tail "
-                "segment only)\n",
-                b.point.c_str(), a.point.c_str(), ratio(b.reopen_ms, a.reopen_ms).c_str(),
-                ratio(b.crash_open_ms, a.crash_open_ms).c_str());
+    std::printf(
+        "  Cairn, %s vs %s: open %s, after kill -9 %s (should be near 1: open reads "
+        "segment headers and seals, the index files and, after a crash, scans the tail "
+        "segment only)\n",
+        b.point.c_str(), a.point.c_str(), ratio(b.reopen_ms, a.reopen_ms).c_str(),
+        ratio(b.crash_open_ms, a.crash_open_ms).c_str());
   }
-  std::printf("  (\"vs first\" = this row's time / the same system's first row; cairn/x below "
-              "1 = Cairn opens faster. Each kill -9 follows durable appends of 1/%d of a "
-              "segment, so the tail segment is about half full at every point)\n",
-              2 * std::max(3, s.repeat));
+  std::printf(
+      "  (\"vs first\" = this row's time / the same system's first row; cairn/x below "
+      "1 = Cairn opens faster. Each kill -9 follows durable appends of 1/%d of a "
+      "segment, so the tail segment is about half full at every point)\n",
+      2 * std::max(3, s.repeat));
   print_errors(rows);
 }
 
 void print_manystreams_table(const std::vector<Measurement>& rows, const Settings& s) {
-  std::printf("\n== manystreams: a log of %s streams x %s events (%zu B data): memory and open "
-              "time (each open in a fresh process, median of %d) ==\n",
-              with_commas(static_cast<double>(s.manystreams_streams)).c_str(),
-              with_commas(static_cast<double>(s.manystreams_events_per_stream)).c_str(),
-              s.event_bytes, std::max(3, s.repeat));
+  std::printf(
+      "\n== manystreams: a log of %s streams x %s events (%zu B data): memory and open "
+      "time (each open in a fresh process, median of %d) ==\n",
+      with_commas(static_cast<double>(s.manystreams_streams)).c_str(),
+      with_commas(static_cast<double>(s.manystreams_events_per_stream)).c_str(), s.event_bytes,
+      std::max(3, s.repeat));
   Table t({"system", "events", "load ev/s", "writer RSS MB", "open ms", "after kill -9 ms",
            "RSS after open MB", "open adds MB", "B/stream", "streams in memory", "disk MB",
            "cairn/x open"});
@@ -1610,12 +1636,13 @@ void print_manystreams_table(const std::vector<Measurement>& rows, const Setting
            peer ? ratio(c->reopen_ms, m.reopen_ms) : ""});
   }
   t.print(stdout);
-  std::printf("  (open adds = RSS after open - RSS before it, in the opening process; B/stream "
-              "= that / streams; writer RSS = the loading process after loading; streams in "
-              "memory = Cairn's LogStats::stream_count after open, the stream heads it holds "
-              "(heads of streams untouched since open are found in the segment indexes on "
-              "demand). SQLite, RocksDB and LMDB read lazily: their open does little, their "
-              "first reads pay)\n");
+  std::printf(
+      "  (open adds = RSS after open - RSS before it, in the opening process; B/stream "
+      "= that / streams; writer RSS = the loading process after loading; streams in "
+      "memory = Cairn's LogStats::stream_count after open, the stream heads it holds "
+      "(heads of streams untouched since open are found in the segment indexes on "
+      "demand). SQLite, RocksDB and LMDB read lazily: their open does little, their "
+      "first reads pay)\n");
   print_errors(rows);
 }
 
@@ -1634,10 +1661,18 @@ std::string json_escape(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -1817,12 +1852,13 @@ int run(int argc, char** argv) {
               s.quick ? "quick" : "full");
   std::vector<std::pair<std::string, std::string>> head = machine.facts;
   reset_peak_rss();
-  head.push_back({"fsync counting",
-          fsync_counter_works()
-              ? "fsync()/fdatasync() interposed for every library (Cairn: its own LogStats)"
-              : "NOT available (interposition failed): peers' fsync columns count nothing"});
+  head.push_back(
+      {"fsync counting",
+       fsync_counter_works()
+           ? "fsync()/fdatasync() interposed for every library (Cairn: its own LogStats)"
+           : "NOT available (interposition failed): peers' fsync columns count nothing"});
   head.push_back({"peak RSS", g_rss_resettable ? "per phase (VmHWM reset via /proc/self/clear_refs)"
-                                       : "process-wide getrusage maximum (not per phase)"});
+                                               : "process-wide getrusage maximum (not per phase)"});
   char settings[512];
   std::snprintf(settings, sizeof settings,
                 "%zu B events; append: %.2g s or %llu events per measurement, threads",
@@ -1832,8 +1868,8 @@ int run(int argc, char** argv) {
     st += " " + std::to_string(t);
   }
   st += "; pipelined " + with_commas(static_cast<double>(s.pipelined_events)) + "; replay " +
-        with_commas(static_cast<double>(s.replay_events)) + "; repeat " +
-        std::to_string(s.repeat) + " (median of events/s)";
+        with_commas(static_cast<double>(s.replay_events)) + "; repeat " + std::to_string(s.repeat) +
+        " (median of events/s)";
   st += "; append10 " + std::to_string(s.batch) + " events/append; streamread " +
         with_commas(static_cast<double>(s.streamread_events)) + " events / " +
         with_commas(static_cast<double>(s.streamread_streams)) + " streams / " +
@@ -1857,16 +1893,19 @@ int run(int argc, char** argv) {
     double load1 = std::atof(read_first_line("/proc/loadavg").c_str());
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     if (cpus > 0 && load1 > 0.5 * static_cast<double>(cpus)) {
-      std::printf("WARNING: the machine is busy (load average %.1f on %ld CPUs): a thread woken "
-                  "by a finished fsync waits for a CPU, so durable-append latencies and rates "
-                  "measure the scheduler (on this kind of VM, multiples of a 4 ms tick), not "
-                  "the disk. Use these numbers only on a quiet machine.\n",
-                  load1, cpus);
+      std::printf(
+          "WARNING: the machine is busy (load average %.1f on %ld CPUs): a thread woken "
+          "by a finished fsync waits for a CPU, so durable-append latencies and rates "
+          "measure the scheduler (on this kind of VM, multiples of a 4 ms tick), not "
+          "the disk. Use these numbers only on a quiet machine.\n",
+          load1, cpus);
     }
   }
   if (machine.fs_type == "tmpfs" || machine.fs_type == "ramfs") {
-    std::printf("WARNING: the bench directory is on %s, where fsync costs nothing; durable "
-                "append numbers mean nothing here.\n", machine.fs_type.c_str());
+    std::printf(
+        "WARNING: the bench directory is on %s, where fsync costs nothing; durable "
+        "append numbers mean nothing here.\n",
+        machine.fs_type.c_str());
   }
   std::fflush(stdout);
 
@@ -1907,7 +1946,8 @@ int run(int argc, char** argv) {
       rows.insert(rows.end(), part.begin(), part.end());
     }
     print_append_table(std::string("appendmt: durable append, N writer threads, sync, each "
-                                   "thread its own stream (") + data_note + ")",
+                                   "thread its own stream (") +
+                           data_note + ")",
                        rows, false);
     note_rss("appendmt", rows);
     all.insert(all.end(), rows.begin(), rows.end());
@@ -1924,8 +1964,8 @@ int run(int argc, char** argv) {
     }
     print_append_table("append10: durable multi-event append, " + std::to_string(s.batch) +
                            " events of one stream per append as one atomic unit, N writer "
-                           "threads, sync (" + data_note +
-                           "; events/s counts events, latency is per append)",
+                           "threads, sync (" +
+                           data_note + "; events/s counts events, latency is per append)",
                        rows, false);
     note_rss("append10", rows);
     all.insert(all.end(), rows.begin(), rows.end());
@@ -1937,7 +1977,8 @@ int run(int argc, char** argv) {
         "pipelined", [&](const System& sys) { return runner.pipelined(sys); },
         [](const System& sys) { return sys.make()->supports_pipelined(); });
     print_append_table(std::string("pipelined: open-loop appends from 1 thread, async, one "
-                                   "wait for durability at the end (") + data_note +
+                                   "wait for durability at the end (") +
+                           data_note +
                            "; events/s counts until all are durable; latency is of the "
                            "append call)",
                        rows, true);
@@ -2001,10 +2042,11 @@ int run(int argc, char** argv) {
     std::printf("  %-8s %s\n", sys.name.c_str(),
                 it != runner.descriptions.end() ? it->second.c_str() : "(not run)");
   }
-  std::printf("\nMB/s counts event data bytes (%zu per event), not bytes written. "
-              "cairn/x = Cairn's value divided by the row's: above 1 for ev/s means Cairn is "
-              "faster; below 1 for p50 means Cairn's latency is lower.\n",
-              s.event_bytes);
+  std::printf(
+      "\nMB/s counts event data bytes (%zu per event), not bytes written. "
+      "cairn/x = Cairn's value divided by the row's: above 1 for ev/s means Cairn is "
+      "faster; below 1 for p50 means Cairn's latency is lower.\n",
+      s.event_bytes);
   if (s.keep) {
     std::printf("working directory kept: %s\n", root.c_str());
   } else {
@@ -2016,8 +2058,8 @@ int run(int argc, char** argv) {
   if (!s.json.empty()) {
     write_json(s.json, machine, s, runner.descriptions, all);
   }
-  bool any_error = std::any_of(all.begin(), all.end(),
-                               [](const Measurement& m) { return !m.error.empty(); });
+  bool any_error =
+      std::any_of(all.begin(), all.end(), [](const Measurement& m) { return !m.error.empty(); });
   return any_error ? 1 : 0;
 }
 

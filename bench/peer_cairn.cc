@@ -7,13 +7,13 @@
 // Log::read(ReadOptions{.stream = ...}), which finds the stream's records
 // through the segment indexes. Bulk loads append consecutive events of one
 // stream together (as one record), asynchronously.
-#include "peer.h"
-
 #include <cairn/event.h>
 #include <cairn/log.h>
 #include <cairn/status.h>
 
 #include <vector>
+
+#include "peer.h"
 
 namespace cairn_bench {
 namespace {
@@ -73,7 +73,9 @@ class CairnPeer final : public Peer {
     return append_with(event, cairn::Durability::async);
   }
 
-  Error wait_durable() override { return status(log_->wait_durable(log_->next_lsn()), "wait_durable"); }
+  Error wait_durable() override {
+    return status(log_->wait_durable(log_->next_lsn()), "wait_durable");
+  }
 
   // Runs of consecutive versions of one stream go in as one record (at most
   // kLoadRun events), the rest one event per append; all asynchronous.
@@ -188,8 +190,8 @@ class CairnPeer final : public Peer {
       run_[i].type = kEventType;
       run_[i].data = events[i].data;
     }
-    auto r = log_->append(events.front().stream, expected_for(events.front().version), run_,
-                          durability);
+    auto r =
+        log_->append(events.front().stream, expected_for(events.front().version), run_, durability);
     if (!r) {
       return "cairn append of " + std::to_string(events.size()) +
              " events: " + r.error().to_string();

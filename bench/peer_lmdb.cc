@@ -7,12 +7,12 @@
 // of all its events. A stream read is a read transaction (kept and renewed,
 // as LMDB recommends for frequent readers) with a cursor range over
 // "<stream>|" in "s" and one lookup in "g" per event.
-#include "peer.h"
-
 #include <lmdb.h>
 
 #include <algorithm>
 #include <atomic>
+
+#include "peer.h"
 
 namespace cairn_bench {
 namespace {
@@ -78,9 +78,7 @@ class LmdbPeer final : public Peer {
     return {};
   }
 
-  Error append(int /*thread*/, const EventRef& event) override {
-    return write({&event, 1});
-  }
+  Error append(int /*thread*/, const EventRef& event) override { return write({&event, 1}); }
 
   Error append_many(int /*thread*/, std::span<const EventRef> events) override {
     return write(events);
@@ -109,8 +107,7 @@ class LmdbPeer final : public Peer {
         break;
       }
       sink.on(get_be64(static_cast<const char*>(k.mv_data)),
-              event_value_data(std::string_view(static_cast<const char*>(v.mv_data),
-                                                v.mv_size)));
+              event_value_data(std::string_view(static_cast<const char*>(v.mv_data), v.mv_size)));
       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
@@ -148,8 +145,7 @@ class LmdbPeer final : public Peer {
         break;
       }
       sink.on(get_be64(key.data() + prefix.size()),
-              event_value_data(std::string_view(static_cast<const char*>(gv.mv_data),
-                                                gv.mv_size)));
+              event_value_data(std::string_view(static_cast<const char*>(gv.mv_data), gv.mv_size)));
       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);

@@ -26,11 +26,10 @@
 #include "peer.h"
 
 #define XXH_INLINE_ALL
-#include <xxhash.h>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <cerrno>
 #include <condition_variable>
@@ -80,9 +79,9 @@ class RawPeer final : public Peer {
   std::string describe() const override {
     return "pwrite+fdatasync on a pre-written file (" + std::to_string(record_bytes_) +
            " B records; N writers: minimal leader/follower group commit); replay: pread + "
-           "XXH3 (xxHash " + std::to_string(XXH_VERSION_MAJOR) + "." +
-           std::to_string(XXH_VERSION_MINOR) + "." + std::to_string(XXH_VERSION_RELEASE) +
-           ") per record";
+           "XXH3 (xxHash " +
+           std::to_string(XXH_VERSION_MAJOR) + "." + std::to_string(XXH_VERSION_MINOR) + "." +
+           std::to_string(XXH_VERSION_RELEASE) + ") per record";
   }
   bool replay_verifies_checksums() const override { return true; }
 
@@ -90,7 +89,8 @@ class RawPeer final : public Peer {
     threads_ = options.threads;
     stream_reads_ = options.stream_reads;
     record_bytes_ = (kCairnFramingBytes + options.stream_bytes_max + kEventType.size() +
-                     options.event_bytes + 7) / 8 * 8;
+                     options.event_bytes + 7) /
+                    8 * 8;
     path_ = options.directory + "/raw.log";
     fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0) {
@@ -110,8 +110,8 @@ class RawPeer final : public Peer {
       // Write every block once and make it durable, so that appends overwrite
       // already-allocated, already-written blocks (no extent conversion in
       // the file system journal on each fdatasync).
-      capacity_ = (options.capacity_events * record_bytes_ + kChunkBytes - 1) /
-                  kChunkBytes * kChunkBytes;
+      capacity_ =
+          (options.capacity_events * record_bytes_ + kChunkBytes - 1) / kChunkBytes * kChunkBytes;
       std::vector<char> zeros(kChunkBytes, 0);
       for (std::uint64_t at = 0; at < capacity_; at += kChunkBytes) {
         if (Error e = write_all(fd_, zeros.data(), zeros.size(), at, path_); !e.empty()) {
@@ -272,8 +272,7 @@ class RawPeer final : public Peer {
     std::memcpy(&stored, r, 8);
     std::uint64_t stored_lsn;
     std::memcpy(&stored_lsn, r + 8, 8);
-    if (stored_lsn != lsn ||
-        (XXH3_64bits(r + 16, record_bytes_ - 16) ^ lsn_mix(lsn)) != stored) {
+    if (stored_lsn != lsn || (XXH3_64bits(r + 16, record_bytes_ - 16) ^ lsn_mix(lsn)) != stored) {
       return path_ + ":" + std::to_string(position) + ": record checksum mismatch";
     }
     std::uint32_t data_len;
@@ -493,7 +492,6 @@ class RawPeer final : public Peer {
   // Pipelined state (one thread).
   std::vector<char> pipe_;
   std::uint64_t unsynced_ = 0;
-
 };
 
 }  // namespace

@@ -8,8 +8,6 @@
 // events. A stream read iterates the prefix "s|<stream>|" (with an upper
 // bound, so the iterator stops at the prefix's end) and fetches the events
 // with one batched MultiGet of their "g|" keys.
-#include "peer.h"
-
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/version.h>
@@ -20,6 +18,8 @@
 #include <cstring>
 #include <vector>
 
+#include "peer.h"
+
 namespace cairn_bench {
 namespace {
 
@@ -29,8 +29,8 @@ class RocksdbPeer final : public Peer {
 
   std::string name() const override { return "rocksdb"; }
   std::string describe() const override {
-    return "RocksDB " + std::to_string(ROCKSDB_MAJOR) + "." + std::to_string(ROCKSDB_MINOR) +
-           "." + std::to_string(ROCKSDB_PATCH) +
+    return "RocksDB " + std::to_string(ROCKSDB_MAJOR) + "." + std::to_string(ROCKSDB_MINOR) + "." +
+           std::to_string(ROCKSDB_PATCH) +
            ", default options, WriteOptions::sync=true, one WriteBatch (stream key + global "
            "key) per append; replay: iterator over g| with verify_checksums, fill_cache=false, "
            "readahead 4 MiB";
@@ -144,8 +144,8 @@ class RocksdbPeer final : public Peer {
     std::vector<rocksdb::PinnableSlice> values(n);
     std::vector<rocksdb::Status> statuses(n);
     // LSNs of one stream ascend with its versions, so the keys are sorted.
-    db_->MultiGet(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), n, keys.data(),
-                  values.data(), statuses.data(), /*sorted_input=*/true);
+    db_->MultiGet(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), n, keys.data(), values.data(),
+                  statuses.data(), /*sorted_input=*/true);
     for (std::size_t i = 0; i < n; ++i) {
       if (Error e = check(statuses[i], "MultiGet"); !e.empty()) {
         return e;

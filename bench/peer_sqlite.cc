@@ -5,12 +5,12 @@
 // inserts), one connection per thread, busy_timeout for the writers that
 // queue on the database's write lock. A stream read is the indexed query
 // SELECT version, data FROM events WHERE stream=? ORDER BY version.
-#include "peer.h"
-
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <vector>
+
+#include "peer.h"
 
 namespace cairn_bench {
 namespace {
@@ -25,7 +25,8 @@ class SqlitePeer final : public Peer {
   std::string describe() const override {
     return std::string("SQLite ") + sqlite3_libversion() +
            ", journal_mode=WAL, synchronous=FULL, one BEGIN IMMEDIATE..COMMIT per append, "
-           "a connection per thread, busy_timeout=" + std::to_string(kBusyTimeoutMs) + " ms";
+           "a connection per thread, busy_timeout=" +
+           std::to_string(kBusyTimeoutMs) + " ms";
   }
   bool replay_verifies_checksums() const override { return false; }
 
@@ -53,15 +54,13 @@ class SqlitePeer final : public Peer {
   // Every COMMIT above was already durable (synchronous=FULL).
   Error flush() override { return {}; }
 
-  Error settle() override {
-    return exec(conns_[0].db, "PRAGMA wal_checkpoint(TRUNCATE)");
-  }
+  Error settle() override { return exec(conns_[0].db, "PRAGMA wal_checkpoint(TRUNCATE)"); }
 
   Error replay(ReplaySink& sink) override {
     Conn& c = conns_[0];
     sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(c.db, "SELECT lsn, data FROM events ORDER BY lsn", -1, &st,
-                           nullptr) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(c.db, "SELECT lsn, data FROM events ORDER BY lsn", -1, &st, nullptr) !=
+        SQLITE_OK) {
       return error(c.db, "prepare SELECT");
     }
     int rc;
@@ -70,8 +69,8 @@ class SqlitePeer final : public Peer {
       const void* blob = sqlite3_column_blob(st, 1);
       int n = sqlite3_column_bytes(st, 1);
       // The rowid counts from 1; the log's LSNs from 0.
-      sink.on(lsn - 1, std::string_view(static_cast<const char*>(blob),
-                                         static_cast<std::size_t>(n)));
+      sink.on(lsn - 1,
+              std::string_view(static_cast<const char*>(blob), static_cast<std::size_t>(n)));
     }
     Error e = rc == SQLITE_DONE ? Error() : error(c.db, "SELECT");
     sqlite3_finalize(st);
@@ -93,8 +92,8 @@ class SqlitePeer final : public Peer {
       auto version = static_cast<std::uint64_t>(sqlite3_column_int64(st, 0));
       const void* blob = sqlite3_column_blob(st, 1);
       int n = sqlite3_column_bytes(st, 1);
-      sink.on(version, std::string_view(static_cast<const char*>(blob),
-                                        static_cast<std::size_t>(n)));
+      sink.on(version,
+              std::string_view(static_cast<const char*>(blob), static_cast<std::size_t>(n)));
     }
     Error e = rc == SQLITE_DONE ? Error() : error(c.db, "SELECT stream");
     sqlite3_reset(st);

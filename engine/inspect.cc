@@ -14,8 +14,8 @@
 
 #include "engine/options.h"
 #include "engine/reader.h"
-#include "engine/segment_index.h"
 #include "engine/segment.h"
+#include "engine/segment_index.h"
 #include "engine/segment_set.h"
 #include "format/checksum.h"
 #include "format/codec.h"
@@ -60,8 +60,8 @@ MetaInfo to_info(const format::MetaRecord& m) {
 }
 
 SegmentHeaderInfo to_info(const format::SegmentHeader& h) {
-  return {h.format_version, h.write_window_bytes, h.log_id,           h.base_lsn,
-          h.segment_bytes,  h.created_time_ns,    h.index_interval_bytes};
+  return {h.format_version,  h.write_window_bytes,  h.log_id, h.base_lsn, h.segment_bytes,
+          h.created_time_ns, h.index_interval_bytes};
 }
 
 // --- the directory ---------------------------------------------------------------
@@ -390,9 +390,8 @@ Result<SegmentSummary> SegmentDumper::run() {
   seed_ = format::record_seed(header_.log_id, header_.base_lsn);
   CAIRN_ASSIGN_OR_RETURN(
       recovery::SegmentScan scan,
-      recovery::scan_segment(*file, header_, [this](const format::RecordView& view) {
-        visit(view, true);
-      }));
+      recovery::scan_segment(*file, header_,
+                             [this](const format::RecordView& view) { visit(view, true); }));
   take_scan(scan);
   if (!s_.sealed && s_.verdict != Verdict::clean) {
     CAIRN_TRY(find_bad_regions(*file));
@@ -512,18 +511,17 @@ Status SegmentDumper::find_bad_regions(const io::File& file) {
 // records before it are unknown, so a seal there cannot be checked against
 // them: it is shown with seal_checked = false. Says where and why the scan
 // stopped, and whether anything but zeros (or the end) follows.
-SegmentDumper::Resumed SegmentDumper::resume(std::span<const std::byte> bytes,
-                                             std::uint64_t from) {
+SegmentDumper::Resumed SegmentDumper::resume(std::span<const std::byte> bytes, std::uint64_t from) {
   const format::RecordHeader first = format::load_record_header(bytes.data() + from);
   const format::ScanState state{from, first.lsn, seed_, 0};
-  format::RecordScanner scanner(bytes, 0, seed_, header_.base_lsn, state,
-                                format::kRecordBytesMax, header_.segment_bytes);
+  format::RecordScanner scanner(bytes, 0, seed_, header_.base_lsn, state, format::kRecordBytesMax,
+                                header_.segment_bytes);
   format::RecordView view;
   while (scanner.next(view)) {
     visit(view, true);
   }
-  Resumed out{scanner.state().position, format::scan_stop_name(scanner.stop()),
-              scanner.detail(), false};
+  Resumed out{scanner.state().position, format::scan_stop_name(scanner.stop()), scanner.detail(),
+              false};
   if (scanner.stop() == format::ScanStop::bad_seal) {
     const std::byte* p = bytes.data() + out.position;
     const format::RecordHeader h = format::load_record_header(p);
@@ -533,9 +531,9 @@ SegmentDumper::Resumed SegmentDumper::resume(std::span<const std::byte> bytes,
   }
   const auto rest = format::probe_later_records(
       bytes, 0, std::min<std::uint64_t>(out.position, bytes.size()), seed_);
-  out.done = scanner.stop() == format::ScanStop::sealed ||
-             (!format::scan_stop_is_damage(scanner.stop()) &&
-              rest.last_nonzero_position <= out.position);
+  out.done =
+      scanner.stop() == format::ScanStop::sealed ||
+      (!format::scan_stop_is_damage(scanner.stop()) && rest.last_nonzero_position <= out.position);
   return out;
 }
 
@@ -707,8 +705,8 @@ Result<bool> SnapshotImpl::advance_tail() {
     return false;
   }
   const std::uint64_t from = tail_end_.position;
-  std::vector<std::byte> bytes(std::min<std::uint64_t>(
-      tail->header.segment_bytes - from, kFollowReadBytes));
+  std::vector<std::byte> bytes(
+      std::min<std::uint64_t>(tail->header.segment_bytes - from, kFollowReadBytes));
   CAIRN_ASSIGN_OR_RETURN(std::size_t got, tail->file->read_at(from, bytes));
   bytes.resize(got);
   format::RecordScanner scanner(bytes, from, tail->seed, tail->base_lsn(), tail_end_,
@@ -802,11 +800,16 @@ void VerifyCounter::operator()(const format::RecordView& view) {
 
 const char* index_state_name(IndexState state) {
   switch (state) {
-    case IndexState::not_checked: return "not checked";
-    case IndexState::missing: return "missing";
-    case IndexState::undecodable: return "undecodable";
-    case IndexState::matches: return "matches the log";
-    case IndexState::stale: return "stale";
+    case IndexState::not_checked:
+      return "not checked";
+    case IndexState::missing:
+      return "missing";
+    case IndexState::undecodable:
+      return "undecodable";
+    case IndexState::matches:
+      return "matches the log";
+    case IndexState::stale:
+      return "stale";
   }
   return "unknown";
 }
@@ -828,9 +831,12 @@ Result<IndexInfo> dump_index_file(const std::string& path, DumpVisitor& visitor)
 
 const char* verdict_name(Verdict verdict) {
   switch (verdict) {
-    case Verdict::clean: return "clean";
-    case Verdict::torn_tail: return "torn tail only";
-    case Verdict::corruption: return "corruption";
+    case Verdict::clean:
+      return "clean";
+    case Verdict::torn_tail:
+      return "torn tail only";
+    case Verdict::corruption:
+      return "corruption";
   }
   return "unknown";
 }
@@ -915,11 +921,11 @@ Status verify_segment(io::FileSystem& fs, const std::string& path, VerifyCounter
     checker.emplace(*index_file, *header);
   }
   const bool count_this = counting;
-  CAIRN_ASSIGN_OR_RETURN(auto scan, recovery::scan_segment(*file, *header,
-                                                           [&](const format::RecordView& view) {
-                                                             if (count_this) count(view);
-                                                             if (checker) checker->add(view);
-                                                           }));
+  CAIRN_ASSIGN_OR_RETURN(
+      auto scan, recovery::scan_segment(*file, *header, [&](const format::RecordView& view) {
+        if (count_this) count(view);
+        if (checker) checker->add(view);
+      }));
   // With corruption, only what verifies before the first segment that does
   // not end in its seal is counted.
   counting = counting && scan.sealed;
@@ -944,8 +950,8 @@ Result<VerifySummary> verify(const std::string& directory,
   s.next_lsn = p.next_lsn;
   s.segments = listing.segments.size();
   // Counts what recovery keeps (with corruption: see verify_segment).
-  VerifyCounter count(s, p.verdict == Verdict::corruption ? std::numeric_limits<std::uint64_t>::max()
-                                                          : p.next_lsn);
+  VerifyCounter count(
+      s, p.verdict == Verdict::corruption ? std::numeric_limits<std::uint64_t>::max() : p.next_lsn);
   bool counting = true;
   VerifyProgress done{0, listing.segments.size()};
   for (const auto& [base, name] : listing.segments) {

@@ -120,8 +120,7 @@ Result<bool> SegmentReader::next_record() {
     }
     const std::span<const std::byte> bytes = std::span(buffer_).first(buffer_end_);
     format::RecordScanner scanner(bytes, buffer_position_, segment_->seed, segment_->base_lsn(),
-                                  state_, format::kRecordBytesMax,
-                                  segment_->header.segment_bytes);
+                                  state_, format::kRecordBytesMax, segment_->header.segment_bytes);
     format::RecordView view;
     if (scanner.next(view)) {
       if (view.header.kind == static_cast<std::uint16_t>(format::RecordKind::seal)) {
@@ -139,9 +138,11 @@ Result<bool> SegmentReader::next_record() {
         buffer_position_ + buffer_end_ < readable_end) {
       // The record straddles the buffer: read again from its start, growing
       // the buffer to the record's size if needed.
-      buffer_.resize(std::max(buffer_.size(), format::record_bytes(
-          format::load_record_header(buffer_.data() + (state_.position - buffer_position_))
-              .body_bytes)));
+      buffer_.resize(std::max(
+          buffer_.size(),
+          format::record_bytes(
+              format::load_record_header(buffer_.data() + (state_.position - buffer_position_))
+                  .body_bytes)));
       CAIRN_TRY(fill_buffer());
       continue;
     }

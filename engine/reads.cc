@@ -18,7 +18,6 @@
 namespace cairn::engine {
 namespace {
 
-
 // The limit of a forward source: what is readable now, never past `until`.
 std::function<std::uint64_t()> readable_below(GroupCommitter* committer, std::uint64_t until) {
   return [committer, until] { return std::min(committer->readable_lsn(), until); };

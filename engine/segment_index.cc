@@ -58,7 +58,8 @@ void SegmentIndex::add_record(const format::RecordView& record, std::uint64_t ch
   bool first = true;
   while (batch.next(event)) {
     if (first && record.position >= next_sparse_position_) {
-      file_.sparse.push_back({relative, static_cast<std::uint32_t>(record.position), event.time_ns});
+      file_.sparse.push_back(
+          {relative, static_cast<std::uint32_t>(record.position), event.time_ns});
       next_sparse_position_ = record.position + file_.index_interval_bytes;
     }
     first = false;
@@ -135,8 +136,9 @@ std::optional<std::uint64_t> SegmentIndex::find_id(const EventId& id) const {
     auto it = tail_ids_.find(id);
     return it == tail_ids_.end() ? std::nullopt : std::optional<std::uint64_t>(it->second);
   }
-  auto it = std::lower_bound(file_.ids.begin(), file_.ids.end(), id,
-                             [](const auto& e, const EventId& v) { return format::id_less(e.id, v); });
+  auto it =
+      std::lower_bound(file_.ids.begin(), file_.ids.end(), id,
+                       [](const auto& e, const EventId& v) { return format::id_less(e.id, v); });
   if (it == file_.ids.end() || it->id != id) {
     return std::nullopt;
   }

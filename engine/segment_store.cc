@@ -62,7 +62,8 @@ Result<std::unique_ptr<io::File>> SegmentStore::prepare_file(const std::string& 
   CAIRN_TRY(file->allocate(0, segment_bytes));
   std::vector<std::byte> zeros(std::min<std::uint64_t>(segment_bytes, 1u << 20));
   for (std::uint64_t at = 0; at < segment_bytes; at += zeros.size()) {
-    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), segment_bytes - at));
+    const auto n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), segment_bytes - at));
     CAIRN_TRY(file->write_at(at, std::span(zeros).first(n)));
   }
   CAIRN_TRY(file->sync_data());

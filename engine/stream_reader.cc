@@ -116,8 +116,8 @@ Result<std::shared_ptr<SegmentIndex>> index_of(Segment& segment, IndexStore& ind
 }  // namespace
 
 Result<std::unique_ptr<LogReader>> make_indexed_stream_reader(
-    const SegmentSet& segments, IndexStore& indexes, std::string stream,
-    std::uint64_t from_version, Direction direction, std::uint64_t readable_lsn) {
+    const SegmentSet& segments, IndexStore& indexes, std::string stream, std::uint64_t from_version,
+    Direction direction, std::uint64_t readable_lsn) {
   const std::uint64_t hash = format::stream_hash(stream);
   const bool forward = direction == Direction::forward;
   std::vector<StreamRecord> records;
@@ -130,7 +130,8 @@ Result<std::unique_ptr<LogReader>> make_indexed_stream_reader(
     for (const auto& e : index->stream_records(hash)) {
       const std::uint64_t lsn = segment->base_lsn() + e.relative_lsn;
       const std::uint64_t last_version = e.first_version + e.count - 1;
-      const bool in_range = forward ? last_version >= from_version : e.first_version <= from_version;
+      const bool in_range =
+          forward ? last_version >= from_version : e.first_version <= from_version;
       if (lsn + e.count <= readable_lsn && in_range) {
         records.push_back({segment, e.position, lsn, e.first_version, e.count});
       }

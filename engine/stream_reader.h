@@ -19,7 +19,7 @@ namespace cairn::engine {
 // Events of `stream` with version >= from_version (forward) or <=
 // from_version (backward), among the events below `readable_lsn`.
 Result<std::unique_ptr<LogReader>> make_indexed_stream_reader(
-    const SegmentSet& segments, IndexStore& indexes, std::string stream,
-    std::uint64_t from_version, Direction direction, std::uint64_t readable_lsn);
+    const SegmentSet& segments, IndexStore& indexes, std::string stream, std::uint64_t from_version,
+    Direction direction, std::uint64_t readable_lsn);
 
 }  // namespace cairn::engine

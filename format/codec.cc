@@ -4,8 +4,8 @@
 #include <array>
 #include <string>
 
-#include "format/checksum.h"
 #include "format/byte_order.h"
+#include "format/checksum.h"
 
 namespace cairn::format {
 namespace {
@@ -25,9 +25,9 @@ void seal_trailer(std::span<std::byte> out, std::uint64_t magic) {
 Status check_structure(std::span<const std::byte> bytes, std::size_t size, std::uint64_t magic,
                        const char* what) {
   if (bytes.size() < size) {
-    return Status::error(Errc::corruption, std::string(what) + " is short: " +
-                                               std::to_string(bytes.size()) + " of " +
-                                               std::to_string(size) + " bytes");
+    return Status::error(Errc::corruption, std::string(what) +
+                                               " is short: " + std::to_string(bytes.size()) +
+                                               " of " + std::to_string(size) + " bytes");
   }
   if (load_u64(bytes.data()) != magic) {
     bool all_zero = std::all_of(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(size),

@@ -181,7 +181,8 @@ std::vector<std::byte> encode_index(const IndexFile& f) {
   store_u64(t + 16, f.ids.size());
   store_u64(t + 24, f.bloom.size());
   store_u64(t + 40, static_cast<std::uint64_t>(f.last_time_ns));
-  store_u64(t + 32, xxh3(std::span(out).subspan(kIndexHeaderBytes + kIndexTableBytes), kIndexMagic));
+  store_u64(t + 32,
+            xxh3(std::span(out).subspan(kIndexHeaderBytes + kIndexTableBytes), kIndexMagic));
   store_u64(t + 56, xxh3({t, 56}, kIndexMagic));
   store_u64(h + 56, xxh3({h, 56}, kIndexMagic));
   return out;
@@ -196,7 +197,8 @@ Result<IndexFile> decode_index(std::span<const std::byte> bytes) {
   if (load_u64(h) != kIndexMagic) {
     return Status::error(Errc::invalid_argument, "not an index file (wrong magic)");
   }
-  if (load_u64(h + 56) != xxh3({h, 56}, kIndexMagic) || load_u64(t + 56) != xxh3({t, 56}, kIndexMagic)) {
+  if (load_u64(h + 56) != xxh3({h, 56}, kIndexMagic) ||
+      load_u64(t + 56) != xxh3({t, 56}, kIndexMagic)) {
     return damaged("header checksum mismatch");
   }
   if (load_u32(h + 8) != kFormatVersion) {

@@ -64,7 +64,7 @@ struct IndexFile {
   std::uint64_t end_position = 0;  // after the last record covered
   std::uint64_t chain = 0;         // record chain at end_position: binds the index to the segment
   std::uint32_t index_interval_bytes = 0;
-  std::int64_t last_time_ns = 0;   // of the last event covered
+  std::int64_t last_time_ns = 0;     // of the last event covered
   std::vector<SparseEntry> sparse;   // by LSN
   std::vector<StreamEntry> streams;  // by (stream_hash, first_version)
   std::vector<IdEntry> ids;          // by id bytes

@@ -70,7 +70,7 @@ inline constexpr std::size_t kSealRecordBytes = kRecordHeaderBytes + kSealBodyBy
 inline constexpr std::size_t kStreamNameBytesMax = 1024;
 inline constexpr std::size_t kEventTypeBytesMax = 256;
 // Hard ceilings; a log may configure lower limits (LogOptions).
-inline constexpr std::size_t kEventBytesMax = 16u << 20;   // type + metadata + data
+inline constexpr std::size_t kEventBytesMax = 16u << 20;  // type + metadata + data
 inline constexpr std::size_t kBatchEventsMax = 65535;
 inline constexpr std::size_t kRecordBytesMax = 64u << 20;  // header + body + padding
 inline constexpr std::uint64_t kSegmentBytesMin = 64u << 10;

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "format/checksum.h"
 #include "format/byte_order.h"
+#include "format/checksum.h"
 
 namespace cairn::format {
 namespace {
@@ -190,8 +190,8 @@ const char* batch_body_problem(std::span<const std::byte> body, std::uint32_t ev
       return "event header runs past the batch body";
     }
     const std::byte* e = body.data() + at;
-    const std::uint64_t sizes = std::uint64_t{load_u32(e + 24)} + load_u32(e + 28) +
-                                load_u16(e + 32);
+    const std::uint64_t sizes =
+        std::uint64_t{load_u32(e + 24)} + load_u32(e + 28) + load_u16(e + 32);
     if (load_u16(e + 32) > kEventTypeBytesMax) {
       return "event type longer than the limit";
     }

@@ -10,17 +10,28 @@ namespace cairn::format {
 
 const char* scan_stop_name(ScanStop stop) {
   switch (stop) {
-    case ScanStop::none: return "none";
-    case ScanStop::end_of_input: return "end of input";
-    case ScanStop::short_data: return "short data";
-    case ScanStop::sealed: return "sealed";
-    case ScanStop::zero_header: return "zero header";
-    case ScanStop::bad_header_checksum: return "bad header checksum";
-    case ScanStop::bad_header: return "bad header";
-    case ScanStop::bad_body_checksum: return "bad body checksum";
-    case ScanStop::bad_body: return "bad body";
-    case ScanStop::lsn_gap: return "LSN gap";
-    case ScanStop::bad_seal: return "bad seal";
+    case ScanStop::none:
+      return "none";
+    case ScanStop::end_of_input:
+      return "end of input";
+    case ScanStop::short_data:
+      return "short data";
+    case ScanStop::sealed:
+      return "sealed";
+    case ScanStop::zero_header:
+      return "zero header";
+    case ScanStop::bad_header_checksum:
+      return "bad header checksum";
+    case ScanStop::bad_header:
+      return "bad header";
+    case ScanStop::bad_body_checksum:
+      return "bad body checksum";
+    case ScanStop::bad_body:
+      return "bad body";
+    case ScanStop::lsn_gap:
+      return "LSN gap";
+    case ScanStop::bad_seal:
+      return "bad seal";
   }
   return "unknown";
 }
@@ -102,14 +113,14 @@ bool RecordScanner::next(RecordView& out) {
   if (h.body_checksum != xxh3(body, seed_)) {
     return fail(ScanStop::bad_body_checksum, "body checksum mismatch");
   }
-  if (!is_all_zero({p + kRecordHeaderBytes + h.body_bytes,
-                    total - kRecordHeaderBytes - h.body_bytes})) {
+  if (!is_all_zero(
+          {p + kRecordHeaderBytes + h.body_bytes, total - kRecordHeaderBytes - h.body_bytes})) {
     return fail(ScanStop::bad_body, "padding bytes are not zero");
   }
   const bool is_seal = h.kind == static_cast<std::uint16_t>(RecordKind::seal);
   if (segment_bytes_ != 0 && is_seal != (state_.position == seal_position())) {
-    return fail(ScanStop::bad_header, is_seal ? "seal outside the seal slot"
-                                              : "batch reaches into the seal slot");
+    return fail(ScanStop::bad_header,
+                is_seal ? "seal outside the seal slot" : "batch reaches into the seal slot");
   }
   if (segment_bytes_ != 0 && !is_seal && state_.position + total > seal_position()) {
     return fail(ScanStop::bad_header, "batch reaches into the seal slot");
@@ -131,9 +142,7 @@ bool RecordScanner::next(RecordView& out) {
   return true;
 }
 
-std::uint64_t RecordScanner::seal_position() const {
-  return segment_bytes_ - kSealRecordBytes;
-}
+std::uint64_t RecordScanner::seal_position() const { return segment_bytes_ - kSealRecordBytes; }
 
 // The end marker of a full segment: zeros from the last record up to the
 // seal slot, then the seal. Returns true (and moves to the slot) only when
@@ -174,8 +183,8 @@ LaterRecords probe_later_records(std::span<const std::byte> bytes, std::uint64_t
                                  std::uint64_t from_position, std::uint64_t seed) {
   LaterRecords found;
   CAIRN_ASSERT(from_position >= start_position);
-  std::uint64_t at = (from_position - start_position + kRecordAlignment - 1) / kRecordAlignment *
-                     kRecordAlignment;
+  std::uint64_t at =
+      (from_position - start_position + kRecordAlignment - 1) / kRecordAlignment * kRecordAlignment;
   for (std::uint64_t i = bytes.size(); i > at; --i) {
     if (bytes[i - 1] != std::byte{0}) {
       found.last_nonzero_position = start_position + i;

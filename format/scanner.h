@@ -41,9 +41,9 @@ struct RecordView {
 
 struct ScanState {
   std::uint64_t position = kSegmentHeaderBlockBytes;  // of the next record
-  std::uint64_t next_lsn = 0;      // LSN the next batch must start at
-  std::uint64_t chain = 0;         // record chain so far (starts at the seed)
-  std::uint64_t record_count = 0;  // batch records so far
+  std::uint64_t next_lsn = 0;                         // LSN the next batch must start at
+  std::uint64_t chain = 0;                            // record chain so far (starts at the seed)
+  std::uint64_t record_count = 0;                     // batch records so far
 
   // Where a scan of a whole segment begins: its first record position, its
   // base LSN, and the chain at its start (the record seed).
@@ -61,10 +61,9 @@ class RecordScanner {
   // kSealRecordBytes of the segment (SPEC.md section 6): when known, a zero
   // header followed by zeros up to a filled seal slot continues at the seal,
   // and no batch may reach into the slot.
-  RecordScanner(std::span<const std::byte> bytes, std::uint64_t start_position,
-                std::uint64_t seed, std::uint64_t base_lsn, const ScanState& state,
-                std::size_t record_bytes_max = kRecordBytesMax,
-                std::uint64_t segment_bytes = 0);
+  RecordScanner(std::span<const std::byte> bytes, std::uint64_t start_position, std::uint64_t seed,
+                std::uint64_t base_lsn, const ScanState& state,
+                std::size_t record_bytes_max = kRecordBytesMax, std::uint64_t segment_bytes = 0);
 
   // Yields the next verified record (batches and the seal) and returns true;
   // returns false once stopped (see stop()).

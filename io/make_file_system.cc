@@ -3,12 +3,12 @@
 // be used here (seccomp filters, kernel.io_uring_disabled, old kernels).
 #include <cairn/file_system.h>
 
-#include "io/posix_file_system.h"
-#include "io/uring_file_system.h"
-
 #include <cstdio>
 #include <mutex>
 #include <string>
+
+#include "io/posix_file_system.h"
+#include "io/uring_file_system.h"
 
 namespace cairn::io {
 

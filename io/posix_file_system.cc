@@ -75,20 +75,28 @@ int open_flags(OpenMode mode) {
   // O_CLOEXEC everywhere: a child the host process spawns must not inherit
   // (and so keep open, or keep locked) Cairn's files.
   switch (mode) {
-    case OpenMode::read_only: return O_RDONLY | O_CLOEXEC;
-    case OpenMode::read_write: return O_RDWR | O_CLOEXEC;
-    case OpenMode::create: return O_RDWR | O_CREAT | O_CLOEXEC;
-    case OpenMode::create_new: return O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC;
+    case OpenMode::read_only:
+      return O_RDONLY | O_CLOEXEC;
+    case OpenMode::read_write:
+      return O_RDWR | O_CLOEXEC;
+    case OpenMode::create:
+      return O_RDWR | O_CREAT | O_CLOEXEC;
+    case OpenMode::create_new:
+      return O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC;
   }
   return O_RDONLY | O_CLOEXEC;
 }
 
 const char* mode_name(OpenMode mode) {
   switch (mode) {
-    case OpenMode::read_only: return "open read_only";
-    case OpenMode::read_write: return "open read_write";
-    case OpenMode::create: return "open create";
-    case OpenMode::create_new: return "open create_new";
+    case OpenMode::read_only:
+      return "open read_only";
+    case OpenMode::read_write:
+      return "open read_write";
+    case OpenMode::create:
+      return "open create";
+    case OpenMode::create_new:
+      return "open create_new";
   }
   return "open";
 }
@@ -142,8 +150,8 @@ Status PosixFile::write_run(std::span<const WriteOp> run) {
 Result<std::size_t> PosixFile::read_at(std::uint64_t position, std::span<std::byte> out) const {
   std::size_t done = 0;
   while (done < out.size()) {
-    const ssize_t n = ::pread(fd_, out.data() + done, out.size() - done,
-                              static_cast<off_t>(position + done));
+    const ssize_t n =
+        ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(position + done));
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -283,9 +291,9 @@ Result<std::unique_ptr<FileLock>> PosixFileSystem::lock(const std::string& path)
   // registry and the kernel's view never disagree.
   std::lock_guard<std::mutex> guard(lock_registry().mu);
   if (auto it = lock_registry().held.find(key); it != lock_registry().held.end()) {
-    return Status::in_file(Errc::busy, path,
-                           "already locked by this process (through " + it->second +
-                               "): is the log open twice?");
+    return Status::in_file(
+        Errc::busy, path,
+        "already locked by this process (through " + it->second + "): is the log open twice?");
   }
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;

@@ -6,7 +6,6 @@
 
 #include <cairn/file_system.h>
 #include <cairn/status.h>
-
 #include <sys/uio.h>
 
 #include <cstddef>

@@ -1,7 +1,6 @@
 #include "io/uring_file_system.h"
 
 #include <cairn/assert.h>
-
 #include <liburing.h>
 
 #include <algorithm>
@@ -116,8 +115,8 @@ void UringFile::split(std::span<const WriteOp> ops) {
   for (const WriteOp& op : ops) {
     for (std::size_t done = 0; done < op.bytes.size(); done += kMaxPieceBytes) {
       const std::size_t len = std::min(kMaxPieceBytes, op.bytes.size() - done);
-      pieces_.push_back(Piece{op.position + done, op.bytes.data() + done,
-                              static_cast<unsigned>(len)});
+      pieces_.push_back(
+          Piece{op.position + done, op.bytes.data() + done, static_cast<unsigned>(len)});
     }
   }
 }
@@ -126,7 +125,8 @@ Status UringFile::submit_round(std::size_t first, std::size_t count, bool with_f
   const std::size_t end = first + count;
   for (std::size_t i = first; i < end; ++i) {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-    CAIRN_ASSERT_MSG(sqe != nullptr, "a round never exceeds the ring, which is empty between rounds");
+    CAIRN_ASSERT_MSG(sqe != nullptr,
+                     "a round never exceeds the ring, which is empty between rounds");
     const Piece& piece = pieces_[i];
     io_uring_prep_write(sqe, fd(), piece.data, piece.len, piece.position);
     io_uring_sqe_set_data64(sqe, i);
@@ -196,9 +196,9 @@ Status UringFile::reap(unsigned count) {
 // cancelled the rest of it).
 Status UringFile::check(std::uint64_t tag, int res) const {
   const bool is_fsync = tag == kFsyncTag;
-  const std::string what =
-      is_fsync ? std::string("fdatasync (io_uring)")
-               : "write (io_uring) at " + std::to_string(pieces_[tag].position);
+  const std::string what = is_fsync
+                               ? std::string("fdatasync (io_uring)")
+                               : "write (io_uring) at " + std::to_string(pieces_[tag].position);
   if (res == -ECANCELED) {
     return Status::in_file(Errc::io_error, path(),
                            what + ": cancelled because an earlier linked operation failed",

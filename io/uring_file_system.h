@@ -7,10 +7,10 @@
 // so a ring would add code without saving anything.
 #pragma once
 
-#include "io/posix_file_system.h"
-
 #include <memory>
 #include <string>
+
+#include "io/posix_file_system.h"
 
 namespace cairn::io {
 

@@ -25,7 +25,8 @@ struct DirectoryListing {
 };
 
 bool ends_with(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 DirectoryListing classify(const std::vector<std::string>& names) {
@@ -167,8 +168,8 @@ Status Recovery::remove_tmp_files(const DirectoryListing& listing) {
 }
 
 std::optional<format::RecoveryPoint> Recovery::read_recovery_point() {
-  auto bytes = read_small_file(fs_, path(format::kRecoveryPointFileName),
-                               format::kRecoveryPointBytes);
+  auto bytes =
+      read_small_file(fs_, path(format::kRecoveryPointFileName), format::kRecoveryPointBytes);
   if (!bytes) {
     note("recovery point unreadable (" + bytes.error().to_string() + "): tail will be scanned");
     return std::nullopt;
@@ -186,7 +187,7 @@ Status Recovery::recover_segment(std::size_t index, std::uint64_t base, const st
                                  bool is_last) {
   const bool writable = is_last && !opt_.dry_run;
   CAIRN_ASSIGN_OR_RETURN(auto file, fs_.open(path(name), writable ? io::OpenMode::read_write
-                                                                   : io::OpenMode::read_only));
+                                                                  : io::OpenMode::read_only));
   auto header = read_segment_header(*file);
   if (!header && header.error().code() == Errc::invalid_argument &&
       header.error().message().find("format version") == std::string::npos) {
@@ -331,16 +332,17 @@ Status Recovery::handle_unreadable_last(const std::string& name, const Status& w
 
 Status Recovery::zero_fill(const SegmentInfo& info, io::File& file, const SegmentScan& scan) {
   const std::uint64_t from = scan.facts.valid_end;
-  const std::uint64_t to = std::min<std::uint64_t>(
-      scan.file_bytes,
-      scan.facts.seal_slot_nonzero ? info.header.segment_bytes : scan.facts.nonzero_end);
+  const std::uint64_t to = std::min<std::uint64_t>(scan.file_bytes, scan.facts.seal_slot_nonzero
+                                                                        ? info.header.segment_bytes
+                                                                        : scan.facts.nonzero_end);
   if (to > from) {
     CAIRN_TRY(copy_to_broken(info, file, from, to));
     // Zeros make the end marker (SPEC.md section 5.4): nothing stale after
     // the valid end can ever parse again.
     std::vector<std::byte> zeros(std::min<std::uint64_t>(to - from, 1u << 20));
     for (std::uint64_t at = from; at < to; at += zeros.size()) {
-      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), to - at));
+      const std::size_t n =
+          static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), to - at));
       CAIRN_TRY(file.write_at(at, std::span(zeros).first(n)));
     }
   }

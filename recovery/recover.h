@@ -25,9 +25,9 @@ namespace cairn::recovery {
 
 struct RecoveryOptions {
   std::string directory;
-  bool strict = false;       // refuse on any anomaly, torn tail included
-  bool dry_run = false;      // decide and report, change nothing
-  bool verify_all = false;   // scan every segment, not just the tail (verify)
+  bool strict = false;      // refuse on any anomaly, torn tail included
+  bool dry_run = false;     // decide and report, change nothing
+  bool verify_all = false;  // scan every segment, not just the tail (verify)
   bool use_recovery_point = true;
   // Called for every record the scan of the last segment accepts, in order
   // (when that segment is scanned): lets the engine build the tail's index
@@ -50,8 +50,8 @@ struct RecoveredLog {
   format::MetaRecord meta;
   std::vector<SegmentInfo> segments;  // base-LSN order
   std::uint64_t next_lsn = 0;
-  bool clean_shutdown = false;     // a matching recovery point was used
-  bool torn_tail_found = false;    // a zero-fill was decided (and done unless dry run)
+  bool clean_shutdown = false;      // a matching recovery point was used
+  bool torn_tail_found = false;     // a zero-fill was decided (and done unless dry run)
   std::vector<std::string> report;  // one line per finding or action
 };
 

@@ -16,9 +16,12 @@ bool ends_in_zeros(const TailFacts& f) {
 
 const char* tail_action_name(TailAction action) {
   switch (action) {
-    case TailAction::clean: return "clean";
-    case TailAction::zero_fill: return "zero-fill";
-    case TailAction::refuse: return "refuse";
+    case TailAction::clean:
+      return "clean";
+    case TailAction::zero_fill:
+      return "zero-fill";
+    case TailAction::refuse:
+      return "refuse";
   }
   return "unknown";
 }
@@ -38,8 +41,8 @@ TailDecision decide_tail(const TailFacts& f) {
   if (ends_in_zeros(f)) {
     return {TailAction::clean, "ends in zeros"};
   }
-  const std::string what = std::string(format::scan_stop_name(f.stop)) + " at LSN " +
-                           std::to_string(f.next_lsn);
+  const std::string what =
+      std::string(format::scan_stop_name(f.stop)) + " at LSN " + std::to_string(f.next_lsn);
   // Row 4: a record whose checksums verify but which is wrong (impossible
   // fields, malformed body, wrong LSN, a seal that disagrees) was written
   // that way: a torn write cannot produce it. Refuse rather than guess.

@@ -4,7 +4,6 @@
 // index update, acknowledgement) with no disk underneath. 1 and 4 threads
 // (each its own stream); with several threads, appends share batches.
 #include <benchmark/benchmark.h>
-
 #include <cairn/log.h>
 #include <cairn/testing/mem_file_system.h>
 
@@ -42,8 +41,7 @@ void BM_CommitterSyncAppend(benchmark::State& state) {
     if (!g_log) {
       break;
     }
-    auto r = g_log->append(stream, cairn::ExpectedVersion::any(), {&e, 1},
-                           cairn::Durability::sync);
+    auto r = g_log->append(stream, cairn::ExpectedVersion::any(), {&e, 1}, cairn::Durability::sync);
     if (!r) {
       state.SkipWithError(r.error().to_string().c_str());
       break;

@@ -85,11 +85,14 @@ void BM_ScanVerifyDecode(benchmark::State& state) {
     events += n;
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(events));
-  state.SetBytesProcessed(state.iterations() *
-                          static_cast<std::int64_t>(image.end_position -
-                                                    cairn::format::kSegmentHeaderBlockBytes));
+  state.SetBytesProcessed(
+      state.iterations() *
+      static_cast<std::int64_t>(image.end_position - cairn::format::kSegmentHeaderBlockBytes));
 }
-BENCHMARK(BM_ScanVerifyDecode)->Arg(1)->Arg(10)->ArgName("events_per_record")
+BENCHMARK(BM_ScanVerifyDecode)
+    ->Arg(1)
+    ->Arg(10)
+    ->ArgName("events_per_record")
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace

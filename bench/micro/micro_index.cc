@@ -83,7 +83,8 @@ void BM_StreamRecordsHit(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
   state.counters["records_per_lookup"] =
-      static_cast<double>(found) / static_cast<double>(std::max<std::int64_t>(1, state.iterations()));
+      static_cast<double>(found) /
+      static_cast<double>(std::max<std::int64_t>(1, state.iterations()));
 }
 BENCHMARK(BM_StreamRecordsHit)->Arg(0)->Arg(1)->ArgName("sealed");
 

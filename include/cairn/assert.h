@@ -8,15 +8,14 @@
 #pragma once
 
 namespace cairn::detail {
-[[noreturn]] void assert_failed(const char* file, int line, const char* condition,
-                                const char* why);
+[[noreturn]] void assert_failed(const char* file, int line, const char* condition, const char* why);
 }  // namespace cairn::detail
 
-#define CAIRN_ASSERT(cond)                                              \
-  do {                                                                  \
-    if (!(cond)) [[unlikely]] {                                         \
-      ::cairn::detail::assert_failed(__FILE__, __LINE__, #cond, "");   \
-    }                                                                   \
+#define CAIRN_ASSERT(cond)                                           \
+  do {                                                               \
+    if (!(cond)) [[unlikely]] {                                      \
+      ::cairn::detail::assert_failed(__FILE__, __LINE__, #cond, ""); \
+    }                                                                \
   } while (0)
 
 // The same, with a short sentence saying why the condition must hold.

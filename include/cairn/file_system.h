@@ -46,8 +46,7 @@ class File {
   virtual Status write_at(std::uint64_t position, std::span<const std::byte> bytes) = 0;
   // Reads up to out.size() bytes; returns how many were read (fewer only at
   // the end of the file).
-  virtual Result<std::size_t> read_at(std::uint64_t position,
-                                      std::span<std::byte> out) const = 0;
+  virtual Result<std::size_t> read_at(std::uint64_t position, std::span<std::byte> out) const = 0;
   // Makes the file's written bytes durable (fdatasync).
   virtual Status sync_data() = 0;
   // Writes every op, then makes them durable. Returns OK only when all writes
@@ -65,10 +64,10 @@ class File {
 };
 
 enum class OpenMode : std::uint8_t {
-  read_only,      // the file must exist
-  read_write,     // the file must exist
-  create,         // create if missing, else open read-write
-  create_new,     // fail with Errc::busy-free io_error(EEXIST) if it exists
+  read_only,   // the file must exist
+  read_write,  // the file must exist
+  create,      // create if missing, else open read-write
+  create_new,  // fail with Errc::busy-free io_error(EEXIST) if it exists
 };
 
 // Advisory exclusive lock on a file, released when the object is destroyed.

@@ -57,14 +57,14 @@ struct SegmentHeaderInfo {
 // One record that verified. Views and spans point into the dump's buffer and
 // are valid only during the visitor call.
 struct RecordInfo {
-  std::string_view segment;  // file name
+  std::string_view segment;    // file name
   std::uint64_t position = 0;  // of the record header in the segment
   std::uint64_t size = 0;      // header + body + padding
   std::uint64_t lsn = 0;       // batch: first LSN; seal: the segment's end LSN
   std::uint32_t count = 0;     // events (0 for a seal)
   std::string_view kind;       // "batch" or "seal"
   std::uint64_t prior_durable_lsn = 0;
-  bool checksum_ok = true;     // header and body checksums verify
+  bool checksum_ok = true;  // header and body checksums verify
   std::uint64_t header_checksum = 0;
   std::uint64_t body_checksum = 0;
   std::uint32_t body_bytes = 0;
@@ -189,7 +189,8 @@ struct IndexInfo {
 
 struct OtherFile {
   std::string name;
-  std::string role;  // "lock", "recovery point", "quarantine copy", "leftover tmp", "index", "unknown"
+  std::string
+      role;  // "lock", "recovery point", "quarantine copy", "leftover tmp", "index", "unknown"
 };
 
 class DumpVisitor {
@@ -250,13 +251,13 @@ struct VerifyProgress {
 
 struct VerifySummary {
   Verdict verdict = Verdict::clean;
-  Status problem;  // for corruption: the refusal, naming file and position
+  Status problem;                   // for corruption: the refusal, naming file and position
   std::vector<std::string> report;  // the recovery dry run's report
   std::uint64_t segments = 0;
-  std::uint64_t events = 0;       // events recovery keeps (up to the damage, for corruption)
+  std::uint64_t events = 0;  // events recovery keeps (up to the damage, for corruption)
   std::uint64_t streams = 0;
-  std::uint64_t file_bytes = 0;   // sum of segment file sizes
-  std::uint64_t record_bytes = 0; // bytes of records that verified, framing included
+  std::uint64_t file_bytes = 0;    // sum of segment file sizes
+  std::uint64_t record_bytes = 0;  // bytes of records that verified, framing included
   std::optional<std::int64_t> first_time_ns;
   std::optional<std::int64_t> last_time_ns;
   std::uint64_t next_lsn = 0;
@@ -298,10 +299,10 @@ struct StatInfo {
   std::uint64_t file_bytes = 0;
   std::uint64_t event_count = 0;
   std::uint64_t stream_count = 0;
-  std::uint64_t durable_lsn = 0;  // the next LSN after recovery: every LSN below is durable
+  std::uint64_t durable_lsn = 0;        // the next LSN after recovery: every LSN below is durable
   bool recovery_point_present = false;  // the last shutdown was clean
   bool torn_tail = false;               // recovery would zero-fill a torn tail
-  std::string index_state;  // a one-line summary of the segments' index files
+  std::string index_state;              // a one-line summary of the segments' index files
   std::vector<OtherFile> other_files;
   std::vector<std::string> report;
 };

@@ -44,10 +44,8 @@ class [[nodiscard]] Status {
   static Status ok_status() { return Status(); }
   static Status error(Errc code, std::string message, int sys_errno = 0);
   // A failure about a place in a file: the message is prefixed "path:position: ".
-  static Status at(Errc code, std::string path, std::uint64_t position,
-                   std::string message);
-  static Status in_file(Errc code, std::string path, std::string message,
-                        int sys_errno = 0);
+  static Status at(Errc code, std::string path, std::uint64_t position, std::string message);
+  static Status in_file(Errc code, std::string path, std::string message, int sys_errno = 0);
 
   bool ok() const { return rep_ == nullptr; }
   Errc code() const { return rep_ ? rep_->code : Errc::ok; }
@@ -55,9 +53,7 @@ class [[nodiscard]] Status {
   // The bare message, without path or position.
   const std::string& message() const;
   const std::string& path() const;
-  std::optional<std::uint64_t> position() const {
-    return rep_ ? rep_->position : std::nullopt;
-  }
+  std::optional<std::uint64_t> position() const { return rep_ ? rep_->position : std::nullopt; }
   // "corruption: 00000000000000000000.seg:4096: bad header checksum".
   std::string to_string() const;
   // Returns a copy whose message starts with `context + ": "`.
@@ -83,12 +79,12 @@ class [[nodiscard]] Status {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}        // NOLINT
   Result(Status status) : v_(std::in_place_index<1>, std::move(status)) {  // NOLINT
     if (std::get<1>(v_).ok()) {
       // An OK status carries no value: that is a programming error.
-      std::get<1>(v_) = Status::error(Errc::invalid_argument,
-                                      "Result constructed from an OK status");
+      std::get<1>(v_) =
+          Status::error(Errc::invalid_argument, "Result constructed from an OK status");
     }
   }
 
@@ -114,12 +110,12 @@ class [[nodiscard]] Result {
 }  // namespace cairn
 
 // Propagates a failed Status to the caller.
-#define CAIRN_TRY(expr)                     \
-  do {                                      \
-    ::cairn::Status cairn_try_s_ = (expr);  \
-    if (!cairn_try_s_.ok()) {               \
-      return cairn_try_s_;                  \
-    }                                       \
+#define CAIRN_TRY(expr)                    \
+  do {                                     \
+    ::cairn::Status cairn_try_s_ = (expr); \
+    if (!cairn_try_s_.ok()) {              \
+      return cairn_try_s_;                 \
+    }                                      \
   } while (0)
 
 #define CAIRN_CONCAT_INNER_(a, b) a##b

@@ -1,9 +1,8 @@
 // The crash model (see cairn/testing/mem_file_system.h for the semantics).
 // Everything here runs under one mutex in MemState; nothing is asynchronous,
 // so a test that drives it from one thread is fully deterministic.
-#include <cairn/testing/mem_file_system.h>
-
 #include <cairn/assert.h>
+#include <cairn/testing/mem_file_system.h>
 
 #include <algorithm>
 #include <bitset>
@@ -55,26 +54,28 @@ class Image {
   }
 
   void write(std::uint64_t position, std::span<const std::byte> bytes) {
-    for_each_chunk(position, bytes.size(), [&](std::uint64_t index, std::uint64_t offset,
-                                               std::uint64_t done, std::uint64_t length) {
-      const auto chunk = bytes.subspan(done, length);
-      // Zeros into an absent page change nothing, which keeps zero-filled
-      // preallocated segments free.
-      if (!pages_.contains(index) && is_all_zero(chunk)) {
-        return;
-      }
-      std::memcpy(mutable_page(index).data() + offset, chunk.data(), length);
-    });
+    for_each_chunk(
+        position, bytes.size(),
+        [&](std::uint64_t index, std::uint64_t offset, std::uint64_t done, std::uint64_t length) {
+          const auto chunk = bytes.subspan(done, length);
+          // Zeros into an absent page change nothing, which keeps zero-filled
+          // preallocated segments free.
+          if (!pages_.contains(index) && is_all_zero(chunk)) {
+            return;
+          }
+          std::memcpy(mutable_page(index).data() + offset, chunk.data(), length);
+        });
     size_ = std::max(size_, position + bytes.size());
   }
 
   void write_zeros(std::uint64_t position, std::uint64_t bytes) {
-    for_each_chunk(position, bytes, [&](std::uint64_t index, std::uint64_t offset, std::uint64_t,
-                                        std::uint64_t length) {
-      if (pages_.contains(index)) {
-        std::memset(mutable_page(index).data() + offset, 0, length);
-      }
-    });
+    for_each_chunk(
+        position, bytes,
+        [&](std::uint64_t index, std::uint64_t offset, std::uint64_t, std::uint64_t length) {
+          if (pages_.contains(index)) {
+            std::memset(mutable_page(index).data() + offset, 0, length);
+          }
+        });
     size_ = std::max(size_, position + bytes);
   }
 
@@ -83,24 +84,26 @@ class Image {
       return 0;
     }
     const std::uint64_t n = std::min<std::uint64_t>(out.size(), size_ - position);
-    for_each_chunk(position, n, [&](std::uint64_t index, std::uint64_t offset,
-                                    std::uint64_t done, std::uint64_t length) {
-      std::memcpy(out.data() + done, page_bytes(index) + offset, length);
-    });
+    for_each_chunk(
+        position, n,
+        [&](std::uint64_t index, std::uint64_t offset, std::uint64_t done, std::uint64_t length) {
+          std::memcpy(out.data() + done, page_bytes(index) + offset, length);
+        });
     return static_cast<std::size_t>(n);
   }
 
   // REQUIRES: both images are at least position + bytes long.
   bool range_equals(const Image& other, std::uint64_t position, std::uint64_t bytes) const {
     bool equal = true;
-    for_each_chunk(position, bytes, [&](std::uint64_t index, std::uint64_t offset,
-                                        std::uint64_t, std::uint64_t length) {
-      const std::byte* mine = page_bytes(index);
-      const std::byte* theirs = other.page_bytes(index);
-      if (equal && mine != theirs) {
-        equal = std::memcmp(mine + offset, theirs + offset, length) == 0;
-      }
-    });
+    for_each_chunk(
+        position, bytes,
+        [&](std::uint64_t index, std::uint64_t offset, std::uint64_t, std::uint64_t length) {
+          const std::byte* mine = page_bytes(index);
+          const std::byte* theirs = other.page_bytes(index);
+          if (equal && mine != theirs) {
+            equal = std::memcmp(mine + offset, theirs + offset, length) == 0;
+          }
+        });
     return equal;
   }
 
@@ -487,9 +490,7 @@ struct MemState {
   }
 
   // Every operation starts here: once the power is cut, nothing works.
-  Status check_live(const std::string& path) const {
-    return frozen ? power_cut(path) : Status();
-  }
+  Status check_live(const std::string& path) const { return frozen ? power_cut(path) : Status(); }
 
   // Counts a mutating operation that is about to take effect, or cuts the
   // power instead when the freeze limit is reached.
@@ -667,19 +668,24 @@ class MemFileLock final : public io::FileLock {
 
 const char* crash_policy_name(CrashPolicy policy) {
   switch (policy) {
-    case CrashPolicy::drop_unsynced: return "drop_unsynced";
-    case CrashPolicy::keep_prefix: return "keep_prefix";
-    case CrashPolicy::tear_sectors: return "tear_sectors";
-    case CrashPolicy::zero_sectors: return "zero_sectors";
-    case CrashPolicy::zero_whole_sectors: return "zero_whole_sectors";
+    case CrashPolicy::drop_unsynced:
+      return "drop_unsynced";
+    case CrashPolicy::keep_prefix:
+      return "keep_prefix";
+    case CrashPolicy::tear_sectors:
+      return "tear_sectors";
+    case CrashPolicy::zero_sectors:
+      return "zero_sectors";
+    case CrashPolicy::zero_whole_sectors:
+      return "zero_whole_sectors";
   }
   return "unknown";
 }
 
 bool parse_crash_policy(std::string_view name, CrashPolicy* policy) {
-  for (CrashPolicy p : {CrashPolicy::drop_unsynced, CrashPolicy::keep_prefix,
-                        CrashPolicy::tear_sectors, CrashPolicy::zero_sectors,
-                        CrashPolicy::zero_whole_sectors}) {
+  for (CrashPolicy p :
+       {CrashPolicy::drop_unsynced, CrashPolicy::keep_prefix, CrashPolicy::tear_sectors,
+        CrashPolicy::zero_sectors, CrashPolicy::zero_whole_sectors}) {
     if (name == crash_policy_name(p)) {
       *policy = p;
       return true;
@@ -695,8 +701,7 @@ MemFileSystem::MemFileSystem() : state_(std::make_shared<MemState>()) {
 
 MemFileSystem::~MemFileSystem() = default;
 
-Result<std::unique_ptr<io::File>> MemFileSystem::open(const std::string& path,
-                                                      io::OpenMode mode) {
+Result<std::unique_ptr<io::File>> MemFileSystem::open(const std::string& path, io::OpenMode mode) {
   const std::string p = normalize(path);
   std::lock_guard lock(state_->mu);
   CAIRN_TRY(state_->check_live(p));

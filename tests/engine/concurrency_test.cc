@@ -6,7 +6,6 @@
 // bytes have been fdatasynced. Runs under TSan in CI (scripts/test.sh).
 #include <cairn/log.h>
 #include <cairn/testing/mem_file_system.h>
-
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -87,8 +86,8 @@ TEST_CASE("concurrency: appenders and readers see dense LSNs, and no ack precede
     std::mt19937_64 rng(t);
     for (int i = 0; i < kAppends; ++i) {
       const std::string stream = "w" + std::to_string(t % 3);
-      const std::string data = std::to_string(t) + "/" + std::to_string(i) + "/" +
-                               payload(rng(), rng() % 700);
+      const std::string data =
+          std::to_string(t) + "/" + std::to_string(i) + "/" + payload(rng(), rng() % 700);
       {
         std::lock_guard lock(mu);
         written[data] = stream;

@@ -7,7 +7,6 @@
 // wrapper that counts the bytes read.
 #include <cairn/log.h>
 #include <cairn/testing/mem_file_system.h>
-
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -26,20 +25,18 @@ namespace {
 
 // Counts the bytes read through it: the measure of what open() touches.
 class CountingFileSystem : public io::FileSystem {
-public:
-  explicit CountingFileSystem(std::shared_ptr<io::FileSystem> base)
-      : base_(std::move(base)) {}
+ public:
+  explicit CountingFileSystem(std::shared_ptr<io::FileSystem> base) : base_(std::move(base)) {}
   std::atomic<std::uint64_t> bytes_read{0};
 
   class CountingFile : public io::File {
-  public:
-    CountingFile(std::unique_ptr<io::File> f, std::atomic<std::uint64_t> &n)
+   public:
+    CountingFile(std::unique_ptr<io::File> f, std::atomic<std::uint64_t>& n)
         : f_(std::move(f)), n_(n) {}
     Status write_at(std::uint64_t p, std::span<const std::byte> b) override {
       return f_->write_at(p, b);
     }
-    Result<std::size_t> read_at(std::uint64_t p,
-                                std::span<std::byte> out) const override {
+    Result<std::size_t> read_at(std::uint64_t p, std::span<std::byte> out) const override {
       auto r = f_->read_at(p, out);
       if (r) {
         n_ += *r;
@@ -50,71 +47,54 @@ public:
     Status write_and_sync(std::span<const io::WriteOp> ops) override {
       return f_->write_and_sync(ops);
     }
-    Status allocate(std::uint64_t p, std::uint64_t b) override {
-      return f_->allocate(p, b);
-    }
+    Status allocate(std::uint64_t p, std::uint64_t b) override { return f_->allocate(p, b); }
     Result<std::uint64_t> size() const override { return f_->size(); }
     Status truncate(std::uint64_t b) override { return f_->truncate(b); }
-    const std::string &path() const override { return f_->path(); }
+    const std::string& path() const override { return f_->path(); }
 
-  private:
+   private:
     std::unique_ptr<io::File> f_;
-    std::atomic<std::uint64_t> &n_;
+    std::atomic<std::uint64_t>& n_;
   };
 
-  Result<std::unique_ptr<io::File>> open(const std::string &p,
-                                         io::OpenMode m) override {
+  Result<std::unique_ptr<io::File>> open(const std::string& p, io::OpenMode m) override {
     CAIRN_ASSIGN_OR_RETURN(auto f, base_->open(p, m));
-    return std::unique_ptr<io::File>(
-        std::make_unique<CountingFile>(std::move(f), bytes_read));
+    return std::unique_ptr<io::File>(std::make_unique<CountingFile>(std::move(f), bytes_read));
   }
-  Status rename(const std::string &a, const std::string &b) override {
-    return base_->rename(a, b);
-  }
-  Status remove(const std::string &p) override { return base_->remove(p); }
-  Status sync_dir(const std::string &d) override { return base_->sync_dir(d); }
-  Result<std::vector<std::string>> list(const std::string &d) override {
-    return base_->list(d);
-  }
-  Status create_dir(const std::string &d) override {
-    return base_->create_dir(d);
-  }
-  Result<bool> exists(const std::string &p) override {
-    return base_->exists(p);
-  }
-  Result<std::unique_ptr<io::FileLock>> lock(const std::string &p) override {
+  Status rename(const std::string& a, const std::string& b) override { return base_->rename(a, b); }
+  Status remove(const std::string& p) override { return base_->remove(p); }
+  Status sync_dir(const std::string& d) override { return base_->sync_dir(d); }
+  Result<std::vector<std::string>> list(const std::string& d) override { return base_->list(d); }
+  Status create_dir(const std::string& d) override { return base_->create_dir(d); }
+  Result<bool> exists(const std::string& p) override { return base_->exists(p); }
+  Result<std::unique_ptr<io::FileLock>> lock(const std::string& p) override {
     return base_->lock(p);
   }
-  std::string name() const override {
-    return "counting(" + base_->name() + ")";
-  }
+  std::string name() const override { return "counting(" + base_->name() + ")"; }
 
-private:
+ private:
   std::shared_ptr<io::FileSystem> base_;
 };
 
 [[maybe_unused]] std::string index_path(std::uint64_t base) {
   std::string name = format::segment_file_name(base);
-  return format::join_path(kDir, name.substr(0, name.size() - 4) +
-                                     format::kIndexSuffix);
+  return format::join_path(kDir, name.substr(0, name.size() - 4) + format::kIndexSuffix);
 }
 
 // Fills `segments` segments with single-event appends to 10 streams.
-std::uint64_t fill(Log &log, int segments) {
+std::uint64_t fill(Log& log, int segments) {
   std::uint64_t n = 0;
   while (log.stats().segment_count < static_cast<std::uint64_t>(segments) + 1) {
-    append_one(log, "s" + std::to_string(n % 10), payload(n, 400),
-               Durability::async);
+    append_one(log, "s" + std::to_string(n % 10), payload(n, 400), Durability::async);
     ++n;
   }
   REQUIRE(log.wait_durable(n).ok());
   return n;
 }
 
-} // namespace
+}  // namespace
 
-TEST_CASE(
-    "index: a sealed segment gets an index file that decodes and covers it") {
+TEST_CASE("index: a sealed segment gets an index file that decodes and covers it") {
   auto fs = std::make_shared<MemFileSystem>();
   auto log = open_log(small_options(fs));
   fill(*log, 1);
@@ -125,12 +105,13 @@ TEST_CASE(
   CHECK(index->base_lsn == 0);
   CHECK(index->end_lsn > 100);
   CHECK(index->sparse.size() > 5);
-  CHECK(index->streams.size() == index->end_lsn); // one record per append
+  CHECK(index->streams.size() == index->end_lsn);  // one record per append
   CHECK(index->sparse.front().position == format::kSegmentHeaderBlockBytes);
 }
 
-TEST_CASE("index: open after a clean close reads headers, seals and the tail "
-          "index, not the log") {
+TEST_CASE(
+    "index: open after a clean close reads headers, seals and the tail "
+    "index, not the log") {
   auto mem = std::make_shared<MemFileSystem>();
   std::uint64_t events = 0;
   {
@@ -141,11 +122,9 @@ TEST_CASE("index: open after a clean close reads headers, seals and the tail "
   auto counting = std::make_shared<CountingFileSystem>(mem);
   auto log = open_log(small_options(counting));
   const std::uint64_t read = counting->bytes_read;
-  MESSAGE("open read " << read << " bytes of a log of " << events
-                       << " events in 13 segments");
+  MESSAGE("open read " << read << " bytes of a log of " << events << " events in 13 segments");
   // A scan of even one 64 KiB segment would exceed this bound.
-  CHECK(read <
-        13 * (format::kSegmentHeaderBytes + format::kSealRecordBytes) + 40'000);
+  CHECK(read < 13 * (format::kSegmentHeaderBytes + format::kSealRecordBytes) + 40'000);
   CHECK(log->next_lsn() == events);
 }
 
@@ -161,8 +140,9 @@ TEST_CASE("index: after a crash only the tail segment is scanned at open") {
   CHECK(counting->bytes_read < 3 * (64u << 10));
 }
 
-TEST_CASE("index: missing, damaged and stale index files are rebuilt and never "
-          "trusted") {
+TEST_CASE(
+    "index: missing, damaged and stale index files are rebuilt and never "
+    "trusted") {
   auto fs = std::make_shared<MemFileSystem>();
   std::uint64_t events = 0;
   {
@@ -173,22 +153,19 @@ TEST_CASE("index: missing, damaged and stale index files are rebuilt and never "
   std::vector<std::string> indexes;
   auto names = fs->list(kDir);
   REQUIRE(names.has_value());
-  for (const auto &name : *names) {
-    if (name.size() > 4 &&
-        name.substr(name.size() - 4) == format::kIndexSuffix) {
+  for (const auto& name : *names) {
+    if (name.size() > 4 && name.substr(name.size() - 4) == format::kIndexSuffix) {
       indexes.push_back(format::join_path(kDir, name));
     }
   }
-  REQUIRE(indexes.size() >=
-          3); // three sealed segments (the tail's comes at close)
+  REQUIRE(indexes.size() >= 3);  // three sealed segments (the tail's comes at close)
   auto original = fs->read_file(indexes[0]);
   auto second = fs->read_file(indexes[1]);
   REQUIRE(original.has_value());
   REQUIRE(second.has_value());
-  REQUIRE(fs->remove(indexes[0]).ok());                  // missing
-  REQUIRE(fs->corrupt(indexes[1], 100, "garbage").ok()); // damaged
-  REQUIRE(fs->corrupt(indexes[2], 0, *second)
-              .ok()); // stale: another segment's index
+  REQUIRE(fs->remove(indexes[0]).ok());                   // missing
+  REQUIRE(fs->corrupt(indexes[1], 100, "garbage").ok());  // damaged
+  REQUIRE(fs->corrupt(indexes[2], 0, *second).ok());      // stale: another segment's index
   REQUIRE(fs->set_size(indexes[2], second->size()).ok());
   std::vector<std::string> notices;
   LogOptions o = small_options(fs);
@@ -205,9 +182,8 @@ TEST_CASE("index: missing, damaged and stale index files are rebuilt and never "
   REQUIRE(rebuilt.has_value());
   CHECK(*rebuilt == *original);
   bool damaged_noticed = false;
-  for (const auto &n : notices) {
-    damaged_noticed =
-        damaged_noticed || n.find("rebuilding") != std::string::npos;
+  for (const auto& n : notices) {
+    damaged_noticed = damaged_noticed || n.find("rebuilding") != std::string::npos;
   }
   CHECK(damaged_noticed);
 }
@@ -225,8 +201,9 @@ TEST_CASE("index: reading from any LSN gives the same events as a full scan") {
   }
 }
 
-TEST_CASE("idempotency: a retried append returns the original result and "
-          "writes nothing") {
+TEST_CASE(
+    "idempotency: a retried append returns the original result and "
+    "writes nothing") {
   auto fs = std::make_shared<MemFileSystem>();
   auto log = open_log(small_options(fs));
   std::vector<NewEvent> events = {event("a"), event("b")};
@@ -246,12 +223,12 @@ TEST_CASE("idempotency: a retried append returns the original result and "
   auto conflict = log->append("acct", ExpectedVersion::any(), changed);
   REQUIRE_FALSE(conflict.has_value());
   CHECK(conflict.error().code() == Errc::invalid_argument);
-  CHECK(conflict.error().message().find("different content") !=
-        std::string::npos);
+  CHECK(conflict.error().message().find("different content") != std::string::npos);
 }
 
-TEST_CASE("idempotency: retries are recognised after a restart and across "
-          "segment rolls") {
+TEST_CASE(
+    "idempotency: retries are recognised after a restart and across "
+    "segment rolls") {
   auto fs = std::make_shared<MemFileSystem>();
   const std::string data = payload(7, 300);
   NewEvent e = event(data);
@@ -260,7 +237,7 @@ TEST_CASE("idempotency: retries are recognised after a restart and across "
   {
     auto log = open_log(small_options(fs));
     first = *log->append("acct", ExpectedVersion::any(), {&e, 1});
-    fill(*log, 3); // the original is now in a sealed segment
+    fill(*log, 3);  // the original is now in a sealed segment
     REQUIRE(log->close().ok());
   }
   auto log = open_log(small_options(fs));
@@ -285,7 +262,7 @@ TEST_CASE("idempotency: concurrent retries of one append write it once") {
   NewEvent e = event("once");
   e.id.bytes = {4, 2};
   std::vector<std::thread> threads;
-  std::vector<std::string> outcomes(6); // "" for the expected result
+  std::vector<std::string> outcomes(6);  // "" for the expected result
   for (int t = 0; t < 6; ++t) {
     threads.emplace_back([&, t] {
       auto r = log->append("s", ExpectedVersion::any(), {&e, 1});
@@ -296,17 +273,18 @@ TEST_CASE("idempotency: concurrent retries of one append write it once") {
       }
     });
   }
-  for (auto &t : threads) {
+  for (auto& t : threads) {
     t.join();
   }
-  for (const std::string &outcome : outcomes) {
+  for (const std::string& outcome : outcomes) {
     CHECK_MESSAGE(outcome.empty(), outcome);
   }
   CHECK(log->next_lsn() == 1);
 }
 
-TEST_CASE("stream heads: expected versions hold after reopen for streams in "
-          "sealed segments") {
+TEST_CASE(
+    "stream heads: expected versions hold after reopen for streams in "
+    "sealed segments") {
   auto fs = std::make_shared<MemFileSystem>();
   std::uint64_t events = 0;
   {
@@ -318,19 +296,16 @@ TEST_CASE("stream heads: expected versions hold after reopen for streams in "
   }
   auto log = open_log(small_options(fs));
   NewEvent e = event("v2");
-  CHECK_FALSE(log->append("old-stream", ExpectedVersion::no_stream(), {&e, 1})
-                  .has_value());
+  CHECK_FALSE(log->append("old-stream", ExpectedVersion::no_stream(), {&e, 1}).has_value());
   auto r = log->append("old-stream", ExpectedVersion::exact(1), {&e, 1});
   REQUIRE(r.has_value());
   CHECK(r->first_version == 2);
   CHECK(log->next_version("never-written").value() == 0);
-  CHECK(log->append("never-written", ExpectedVersion::no_stream(), {&e, 1})
-            .has_value());
+  CHECK(log->append("never-written", ExpectedVersion::no_stream(), {&e, 1}).has_value());
   CHECK(log->next_lsn() == events + 2);
 }
 
-TEST_CASE(
-    "time: an explicit recorded time earlier than the log's last is refused") {
+TEST_CASE("time: an explicit recorded time earlier than the log's last is refused") {
   auto fs = std::make_shared<MemFileSystem>();
   auto log = open_log(small_options(fs));
   append_one(*log, "s", "now");

@@ -1,5 +1,7 @@
 // The fixed-size codecs (format/codec.h): meta file, segment header and
 // recovery point. Each test name is the claim it checks.
+#include "format/codec.h"
+
 #include <doctest/doctest.h>
 
 #include <array>
@@ -8,9 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "format/checksum.h"
-#include "format/codec.h"
 #include "format/byte_order.h"
+#include "format/checksum.h"
 #include "format/layout.h"
 
 namespace cairn::format {

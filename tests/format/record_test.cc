@@ -1,6 +1,8 @@
 // Records (format/record.h): the 48-byte header, batch bodies, seals, the
 // seeded checksums, and the checks behind the checksums. Each test name is
 // the claim it checks.
+#include "format/record.h"
+
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -9,10 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "format/checksum.h"
 #include "format/byte_order.h"
+#include "format/checksum.h"
 #include "format/layout.h"
-#include "format/record.h"
 #include "tests/support/segment_image.h"
 
 namespace cairn::format {

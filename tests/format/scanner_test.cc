@@ -2,17 +2,18 @@
 // attacks its reader: flip every byte, cut at every byte, zero records,
 // re-checksum edited fields to reach the checks behind the checksums. Each
 // test name is the claim it checks.
+#include "format/scanner.h"
+
 #include <doctest/doctest.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "format/checksum.h"
 #include "format/byte_order.h"
+#include "format/checksum.h"
 #include "format/layout.h"
 #include "format/record.h"
-#include "format/scanner.h"
 #include "tests/support/segment_image.h"
 
 namespace cairn::format {

@@ -2,20 +2,15 @@
 // contract, on a real file system under /tmp. Every contract test runs on
 // both backends; tests that only make sense for one are named after it.
 #include <cairn/file_system.h>
-
-#include "io/posix_file_system.h"
-#include "io/uring_file_system.h"
-
 #include <doctest/doctest.h>
-
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +24,9 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "io/posix_file_system.h"
+#include "io/uring_file_system.h"
 
 namespace {
 
@@ -309,8 +307,8 @@ TEST_CASE_TEMPLATE("remove deletes a file, and removing it again is not_found", 
   CHECK(again.path() == tmp.path("a"));
 }
 
-TEST_CASE_TEMPLATE("opening a missing file read_only or read_write is not_found naming the path",
-                   B, BACKENDS) {
+TEST_CASE_TEMPLATE("opening a missing file read_only or read_write is not_found naming the path", B,
+                   BACKENDS) {
   TempDir tmp;
   auto fs = B::make();
   for (OpenMode mode : {OpenMode::read_only, OpenMode::read_write}) {
@@ -338,8 +336,7 @@ TEST_CASE_TEMPLATE("create_new on an existing file is an io_error with EEXIST", 
   CHECK(*open(*fs, tmp.path("b"), OpenMode::create)->size() == 10);
 }
 
-TEST_CASE_TEMPLATE("a second lock on the same file in this process fails with busy", B,
-                   BACKENDS) {
+TEST_CASE_TEMPLATE("a second lock on the same file in this process fails with busy", B, BACKENDS) {
   TempDir tmp;
   auto fs = B::make();
   auto first = fs->lock(tmp.path("LOCK"));
@@ -584,7 +581,8 @@ bool block_io_uring_setup() {
          ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0;
 }
 
-TEST_CASE("automatic backend choice falls back to posix when io_uring is blocked, with the reason") {
+TEST_CASE(
+    "automatic backend choice falls back to posix when io_uring is blocked, with the reason") {
   const std::string out = run_in_child([] {
     if (!block_io_uring_setup()) {
       return std::string("seccomp unavailable");
@@ -605,8 +603,7 @@ TEST_CASE("automatic backend choice falls back to posix when io_uring is blocked
     return;
   }
   CHECK(contains(out, "[name=posix][name=posix]"));
-  CHECK(contains(out,
-                 "[reason=io_uring_queue_init failed: Operation not permitted; using posix]"));
+  CHECK(contains(out, "[reason=io_uring_queue_init failed: Operation not permitted; using posix]"));
   // Asked for explicitly, io_uring fails instead of falling back.
   CHECK(contains(out, "[explicit=io_error: io_uring_queue_init failed: Operation not permitted]"));
   // The fallback is logged once per process, not once per call.

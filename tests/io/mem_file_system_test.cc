@@ -8,7 +8,6 @@
 // Where a test needs a particular random outcome it searches seeds 0..N for
 // it, which is deterministic because crash() is.
 #include <cairn/testing/mem_file_system.h>
-
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -295,19 +294,19 @@ TEST_CASE("mem: cut_power fails everything at once until the crash") {
 TEST_CASE("mem: ops that count are exactly the mutating ones that take effect") {
   MemFileSystem fs;
   CHECK(fs.op_count() == 0);
-  REQUIRE(fs.create_dir("/d").ok());  // 1
-  REQUIRE(fs.create_dir("/d").ok());  // exists: not counted
-  auto file = open_file(fs, "/d/f");  // 2: creates
+  REQUIRE(fs.create_dir("/d").ok());   // 1
+  REQUIRE(fs.create_dir("/d").ok());   // exists: not counted
+  auto file = open_file(fs, "/d/f");   // 2: creates
   auto again = open_file(fs, "/d/f");  // exists: not counted
-  write(*file, 0, "x");  // 3
+  write(*file, 0, "x");                // 3
   std::vector<std::byte> buffer(1);
-  REQUIRE(file->read_at(0, buffer).has_value());  // reads: not counted
-  REQUIRE(file->allocate(0, 10).ok());  // 4
-  REQUIRE(file->truncate(5).ok());  // 5
-  sync(*file);  // 6
-  REQUIRE(fs.rename("/d/f", "/d/g").ok());  // 7
-  REQUIRE(fs.sync_dir("/d").ok());  // 8
-  REQUIRE(fs.remove("/d/g").ok());  // 9
+  REQUIRE(file->read_at(0, buffer).has_value());       // reads: not counted
+  REQUIRE(file->allocate(0, 10).ok());                 // 4
+  REQUIRE(file->truncate(5).ok());                     // 5
+  sync(*file);                                         // 6
+  REQUIRE(fs.rename("/d/f", "/d/g").ok());             // 7
+  REQUIRE(fs.sync_dir("/d").ok());                     // 8
+  REQUIRE(fs.remove("/d/g").ok());                     // 9
   CHECK(fs.remove("/d/g").code() == Errc::not_found);  // failed: not counted
   CHECK(fs.op_count() == 9);
   CHECK(fs.sync_count() == 1);
@@ -347,7 +346,7 @@ TEST_CASE("mem: is_durable holds only for synced bytes, under a durable name, no
   write(*file, 10, "abc");
   CHECK(fs.is_durable("/d/f", 0, 10));
   CHECK_FALSE(fs.is_durable("/d/f", 8, 4));  // reaches into unsynced bytes
-  write(*file, 2, "23");  // same bytes, but rewritten: a crash could tear them
+  write(*file, 2, "23");                     // same bytes, but rewritten: a crash could tear them
   CHECK_FALSE(fs.is_durable("/d/f", 0, 10));
   CHECK(fs.is_durable("/d/f", 4, 6));
   CHECK_FALSE(fs.is_durable("/d/missing", 0, 1));
@@ -472,9 +471,9 @@ TEST_CASE("mem: crash is deterministic for a given policy, seed and history") {
 }
 
 TEST_CASE("mem: crash policy names round-trip") {
-  for (CrashPolicy policy : {CrashPolicy::drop_unsynced, CrashPolicy::keep_prefix,
-                             CrashPolicy::tear_sectors, CrashPolicy::zero_sectors,
-                             CrashPolicy::zero_whole_sectors}) {
+  for (CrashPolicy policy :
+       {CrashPolicy::drop_unsynced, CrashPolicy::keep_prefix, CrashPolicy::tear_sectors,
+        CrashPolicy::zero_sectors, CrashPolicy::zero_whole_sectors}) {
     CrashPolicy parsed = CrashPolicy::drop_unsynced;
     REQUIRE(parse_crash_policy(crash_policy_name(policy), &parsed));
     CHECK(parsed == policy);
@@ -530,8 +529,8 @@ TEST_CASE("mem: every contract policy keeps the synced bytes (seeded property)")
     const CrashPolicy policy = kContractCrashPolicies[seed % kContractCrashPolicies.size()];
     MemFileSystem fs;
     auto file = durable_file(fs, "");
-    std::string durable;        // our own record of the last synced image
-    std::vector<Write> since;   // writes since that sync
+    std::string durable;       // our own record of the last synced image
+    std::vector<Write> since;  // writes since that sync
     bool resized = false;
     for (int op = 0; op < 12; ++op) {
       const std::uint64_t kind = next(10);
@@ -565,8 +564,7 @@ TEST_CASE("mem: every contract policy keeps the synced bytes (seeded property)")
     REQUIRE(after.size() <= newest.size());
     for (std::size_t i = 0; i < after.size(); ++i) {
       const char old_value = i < durable.size() ? durable[i] : '\0';
-      bool ok = after[i] == old_value ||
-                (policy == CrashPolicy::zero_sectors && after[i] == '\0');
+      bool ok = after[i] == old_value || (policy == CrashPolicy::zero_sectors && after[i] == '\0');
       for (const Write& w : since) {
         ok = ok || (w.position <= i && i < w.position + w.bytes && after[i] == w.value);
       }

@@ -75,7 +75,6 @@
 
 #include <cairn/log.h>
 #include <cairn/testing/mem_file_system.h>
-
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -145,10 +144,10 @@ std::shared_ptr<MemFileSystem> rebuild_with(const Snapshot& snapshot, const std:
 }
 
 enum class Expect {
-  all_events,         // open and read succeed with every event
-  all_but_last,       // torn tail: every event but the last
-  refuse_at_open,     // open fails: code, file, position
-  refuse_when_read,   // open may pass (sealed segment: seal only), reading must fail
+  all_events,        // open and read succeed with every event
+  all_but_last,      // torn tail: every event but the last
+  refuse_at_open,    // open fails: code, file, position
+  refuse_when_read,  // open may pass (sealed segment: seal only), reading must fail
 };
 
 struct Expected {
@@ -226,7 +225,7 @@ Expected expect(const Fixture& f, std::size_t s, std::uint64_t a, std::uint64_t 
   }
   if (a < seg.seal_slot()) {
     const std::uint64_t v = seg.records_end;
-    if (b - v > f.window) {  // Z = b: the last non-zero byte ends there
+    if (b - v > f.window) {             // Z = b: the last non-zero byte ends there
       e.what = Expect::refuse_at_open;  // row 6
       e.position = v;
       return e;
@@ -460,7 +459,8 @@ TEST_CASE("corruption: the fixture is three segments, two sealed, with an unprov
   CHECK(f.layouts[2].batches.back().padding_begin() < f.layouts[2].batches.back().end());
 }
 
-TEST_CASE("corruption: a flipped byte or a zeroed word anywhere is refused or repaired as SPEC.md says") {
+TEST_CASE(
+    "corruption: a flipped byte or a zeroed word anywhere is refused or repaired as SPEC.md says") {
   const Fixture& f = fixture();
   const auto start = std::chrono::steady_clock::now();
   Counters flips;
@@ -522,8 +522,8 @@ TEST_CASE("corruption: a tail cut at any byte recovers exactly the longest valid
     auto bytes = fs->read_file(dir_path(tail.name));
     REQUIRE(bytes.has_value());
     CHECK(bytes->size() == tail.header.segment_bytes);
-    const std::uint64_t end = kept == 0 ? format::kSegmentHeaderBlockBytes
-                                        : tail.batches[kept - 1].end();
+    const std::uint64_t end =
+        kept == 0 ? format::kSegmentHeaderBlockBytes : tail.batches[kept - 1].end();
     CHECK(bytes->find_first_not_of('\0', end) == std::string::npos);
   }
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -10,9 +10,10 @@
 // record before it), then bytes changed with MemFileSystem::corrupt/set_size.
 // A log "left by a process kill" is a snapshot taken while it is open, copied
 // into a fresh MemFileSystem: every byte durable, no recovery point.
+#include "recovery/recover.h"
+
 #include <cairn/log.h>
 #include <cairn/testing/mem_file_system.h>
-
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -20,7 +21,6 @@
 #include <string>
 #include <vector>
 
-#include "recovery/recover.h"
 #include "tests/recovery/recovery_support.h"
 #include "tests/support/test_log.h"
 
@@ -86,8 +86,9 @@ Status recover_error(io::FileSystem& fs, const RecoveryOptions& o = ropts()) {
 }
 
 bool report_has(const std::vector<std::string>& report, const std::string& words) {
-  return std::any_of(report.begin(), report.end(),
-                     [&](const std::string& line) { return line.find(words) != std::string::npos; });
+  return std::any_of(report.begin(), report.end(), [&](const std::string& line) {
+    return line.find(words) != std::string::npos;
+  });
 }
 
 std::string report_text(const std::vector<std::string>& report) {
@@ -165,7 +166,8 @@ void check_log_refuses(const std::shared_ptr<MemFileSystem>& fs, const std::stri
 
 // --- the clean-shutdown fast path (10.4 first paragraph) -------------------
 
-TEST_CASE("recover: a clean close uses the recovery point and reads only headers, seals and the point") {
+TEST_CASE(
+    "recover: a clean close uses the recovery point and reads only headers, seals and the point") {
   TestLog t = make_log(300, /*clean=*/true);
   REQUIRE(t.layouts.size() >= 3);
   REQUIRE(exists(*t.fs, format::kRecoveryPointFileName));
@@ -220,7 +222,8 @@ TEST_CASE("recover: after a crash the tail is scanned and the sealed segments ar
   CHECK(report_has(r.report, "tail scanned"));
 }
 
-TEST_CASE("recover: a recovery point that does not decode is ignored, reported, and the tail scanned") {
+TEST_CASE(
+    "recover: a recovery point that does not decode is ignored, reported, and the tail scanned") {
   TestLog t = make_log(40, /*clean=*/true);
   REQUIRE(t.fs->corrupt(dir_path(format::kRecoveryPointFileName), 30, "\x55").ok());
   RecoveredLog r = recover_ok(*t.fs);
@@ -280,7 +283,9 @@ TEST_CASE("recover: a torn last record is zero-filled, quarantined and reported;
   CHECK(reopened->next_version("s2").value() == 10);
 }
 
-TEST_CASE("recover: garbage after the last record inside the write window is zero-filled, all records kept") {
+TEST_CASE(
+    "recover: garbage after the last record inside the write window is zero-filled, all records "
+    "kept") {
   TestLog t = make_log(30);
   const SegmentLayout& seg = t.layouts[0];
   const std::uint64_t v = seg.records_end;
@@ -438,51 +443,54 @@ Damaged damaged_log(bool seal_slot = false) {
 
 TEST_CASE("recover: a crash at every step of recovery, then recovery again, gives the same log") {
   for (const bool seal_slot : {false, true}) {
-  CAPTURE(seal_slot);
-  const Damaged d = damaged_log(seal_slot);
-  // The uninterrupted recovery, and how many counted operations it makes.
-  auto reference_fs = rebuild(d.snapshot);
-  const std::uint64_t ops_before = reference_fs->op_count();
-  RecoveredLog reference = recover_ok(*reference_fs);
-  const std::uint64_t repair_ops = reference_fs->op_count() - ops_before;
-  const Snapshot expected = take_snapshot(*reference_fs);
-  CHECK(reference.torn_tail_found);
-  CHECK(reference.next_lsn == (seal_slot ? 30u : 29u));
-  CHECK(reference.segments[0].end.position == d.v);
-  // remove, sync_dir; quarantine: create, truncate, write, sync, rename,
-  // sync_dir; zero-fill write(s), [truncate (extend)], sync.
-  CHECK(repair_ops >= 9);
-  CHECK_FALSE(expected.count("prepared.3.tmp"));
-  REQUIRE(expected.count(d.segment + "." + std::to_string(d.v) + ".broken"));
+    CAPTURE(seal_slot);
+    const Damaged d = damaged_log(seal_slot);
+    // The uninterrupted recovery, and how many counted operations it makes.
+    auto reference_fs = rebuild(d.snapshot);
+    const std::uint64_t ops_before = reference_fs->op_count();
+    RecoveredLog reference = recover_ok(*reference_fs);
+    const std::uint64_t repair_ops = reference_fs->op_count() - ops_before;
+    const Snapshot expected = take_snapshot(*reference_fs);
+    CHECK(reference.torn_tail_found);
+    CHECK(reference.next_lsn == (seal_slot ? 30u : 29u));
+    CHECK(reference.segments[0].end.position == d.v);
+    // remove, sync_dir; quarantine: create, truncate, write, sync, rename,
+    // sync_dir; zero-fill write(s), [truncate (extend)], sync.
+    CHECK(repair_ops >= 9);
+    CHECK_FALSE(expected.count("prepared.3.tmp"));
+    REQUIRE(expected.count(d.segment + "." + std::to_string(d.v) + ".broken"));
 
-  std::size_t crashes = 0;
-  for (std::uint64_t k = 0; k <= repair_ops; ++k) {
-    for (CrashPolicy policy : testing::kContractCrashPolicies) {
-      for (std::uint64_t seed = 1; seed <= (policy == CrashPolicy::drop_unsynced ? 1u : 3u);
-           ++seed) {
-        CAPTURE(k);
-        CAPTURE(testing::crash_policy_name(policy));
-        CAPTURE(seed);
-        auto fs = rebuild(d.snapshot);
-        fs->freeze_after_ops(fs->op_count() + k);
-        auto cut = recovery::recover(*fs, ropts());
-        CHECK(cut.has_value() == (k == repair_ops));
-        fs->crash(policy, seed);
-        ++crashes;
-        RecoveredLog again = recover_ok(*fs);
-        CHECK(again.next_lsn == reference.next_lsn);
-        REQUIRE(again.segments.size() == 1);
-        CHECK(again.segments[0].end.position == d.v);
-        CHECK(again.segments[0].end.chain == reference.segments[0].end.chain);
-        CHECK(take_snapshot(*fs) == expected);
+    std::size_t crashes = 0;
+    for (std::uint64_t k = 0; k <= repair_ops; ++k) {
+      for (CrashPolicy policy : testing::kContractCrashPolicies) {
+        for (std::uint64_t seed = 1; seed <= (policy == CrashPolicy::drop_unsynced ? 1u : 3u);
+             ++seed) {
+          CAPTURE(k);
+          CAPTURE(testing::crash_policy_name(policy));
+          CAPTURE(seed);
+          auto fs = rebuild(d.snapshot);
+          fs->freeze_after_ops(fs->op_count() + k);
+          auto cut = recovery::recover(*fs, ropts());
+          CHECK(cut.has_value() == (k == repair_ops));
+          fs->crash(policy, seed);
+          ++crashes;
+          RecoveredLog again = recover_ok(*fs);
+          CHECK(again.next_lsn == reference.next_lsn);
+          REQUIRE(again.segments.size() == 1);
+          CHECK(again.segments[0].end.position == d.v);
+          CHECK(again.segments[0].end.chain == reference.segments[0].end.chain);
+          CHECK(take_snapshot(*fs) == expected);
+        }
       }
     }
-  }
-  MESSAGE("crash points inside recovery: " << repair_ops + 1 << ", crashes simulated: " << crashes);
+    MESSAGE("crash points inside recovery: " << repair_ops + 1
+                                             << ", crashes simulated: " << crashes);
   }
 }
 
-TEST_CASE("recover: a crash at every step of Log::open's repair, then open again, keeps the same events") {
+TEST_CASE(
+    "recover: a crash at every step of Log::open's repair, then open again, keeps the same "
+    "events") {
   const Damaged d = damaged_log();
   const std::string broken = d.segment + "." + std::to_string(d.v) + ".broken";
   std::string expected_broken;
@@ -510,7 +518,8 @@ TEST_CASE("recover: a crash at every step of Log::open's repair, then open again
 
 // --- refusals: damage to acknowledged data (rows 2, 4, 5; 10.3) -------------
 
-TEST_CASE("recover: damage proven by a later record is refused with the file and the record's position") {
+TEST_CASE(
+    "recover: damage proven by a later record is refused with the file and the record's position") {
   TestLog t = make_log(30);
   const SegmentLayout& seg = t.layouts[0];
   const Snapshot intact = take_snapshot(*t.fs);
@@ -536,7 +545,8 @@ TEST_CASE("recover: damage proven by a later record is refused with the file and
   }
 }
 
-TEST_CASE("recover: a record that verifies but is malformed (non-zero padding) is refused, even last") {
+TEST_CASE(
+    "recover: a record that verifies but is malformed (non-zero padding) is refused, even last") {
   TestLog t = make_log(30, false, [](std::size_t) { return 302; });  // 7 bytes of padding
   const SegmentLayout& seg = t.layouts[0];
   const RecordLayout& last = seg.batches.back();
@@ -888,10 +898,10 @@ TEST_CASE("recover: a dry run decides as recovery would and changes no byte") {
       {"header-damaged empty tail",
        [](TestLog& t) {
          const SegmentLayout& seg = t.layouts.back();
-         REQUIRE(t.fs->corrupt(dir_path(seg.name), format::kSegmentHeaderBlockBytes,
-                               std::string(seg.records_end - format::kSegmentHeaderBlockBytes,
-                                           '\0'))
-                     .ok());
+         REQUIRE(
+             t.fs->corrupt(dir_path(seg.name), format::kSegmentHeaderBlockBytes,
+                           std::string(seg.records_end - format::kSegmentHeaderBlockBytes, '\0'))
+                 .ok());
          REQUIRE(t.fs->corrupt(dir_path(seg.name), 40, "\x01").ok());
        },
        false},
@@ -916,7 +926,8 @@ TEST_CASE("recover: a dry run decides as recovery would and changes no byte") {
   }
 }
 
-TEST_CASE("recover: a log reopened with another segment_bytes fills its tail to the tail's own size") {
+TEST_CASE(
+    "recover: a log reopened with another segment_bytes fills its tail to the tail's own size") {
   // SPEC.md sections 4 and 7: segment_bytes applies to new segments; the
   // tail keeps the size in its header. (The committer once placed records by
   // the option's size and stopped the process on an assertion.)

@@ -5,13 +5,14 @@
 // Method: facts built by hand around one "torn tail" baseline; each case
 // changes the one fact its row is about. Rows are tried in order, so a few
 // cases also pin the order (an earlier row wins over a later one).
+#include "recovery/tail_decision.h"
+
 #include <doctest/doctest.h>
 
 #include <string>
 
 #include "format/layout.h"
 #include "format/scanner.h"
-#include "recovery/tail_decision.h"
 
 using cairn::format::ScanStop;
 using cairn::recovery::decide_tail;
@@ -61,8 +62,8 @@ constexpr ScanStop kTornStops[] = {ScanStop::bad_header_checksum, ScanStop::bad_
                                    ScanStop::end_of_input};
 
 // The stops row 4 refuses: a record whose checksums verify but is wrong.
-constexpr ScanStop kMalformedStops[] = {ScanStop::bad_header, ScanStop::bad_body,
-                                        ScanStop::lsn_gap, ScanStop::bad_seal};
+constexpr ScanStop kMalformedStops[] = {ScanStop::bad_header, ScanStop::bad_body, ScanStop::lsn_gap,
+                                        ScanStop::bad_seal};
 
 }  // namespace
 
@@ -82,9 +83,9 @@ TEST_CASE("decide_tail row 1: a matching seal is clean, whatever else is true") 
 TEST_CASE("decide_tail row 2: a segment that is not the last and not sealed refuses") {
   // Even a segment that merely ends in zeros: a seal was fdatasynced before
   // the next segment existed, so no crash explains its absence.
-  for (ScanStop stop : {ScanStop::zero_header, ScanStop::end_of_input,
-                        ScanStop::bad_header_checksum, ScanStop::bad_body_checksum,
-                        ScanStop::short_data, ScanStop::bad_seal, ScanStop::lsn_gap}) {
+  for (ScanStop stop :
+       {ScanStop::zero_header, ScanStop::end_of_input, ScanStop::bad_header_checksum,
+        ScanStop::bad_body_checksum, ScanStop::short_data, ScanStop::bad_seal, ScanStop::lsn_gap}) {
     CAPTURE(cairn::format::scan_stop_name(stop));
     TailFacts f = zeros_after(stop);
     f.is_last_segment = false;

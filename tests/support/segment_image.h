@@ -34,9 +34,9 @@
 #include <string_view>
 #include <vector>
 
+#include "format/byte_order.h"
 #include "format/checksum.h"
 #include "format/codec.h"
-#include "format/byte_order.h"
 #include "format/layout.h"
 #include "format/record.h"
 #include "format/scanner.h"

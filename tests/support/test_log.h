@@ -4,7 +4,6 @@
 
 #include <cairn/log.h>
 #include <cairn/testing/mem_file_system.h>
-
 #include <doctest/doctest.h>
 
 #include <cstdint>

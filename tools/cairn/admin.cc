@@ -7,8 +7,8 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
-#include <vector>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "commands.h"
 #include "common.h"
@@ -23,11 +23,11 @@ void emit(const std::string& line) {
   std::fputc('\n', stdout);
 }
 
-void emit_json(const Json& j) { emit(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)); }
-
-std::string time_or_none(const std::optional<std::int64_t>& t) {
-  return t ? format_time(*t) : "-";
+void emit_json(const Json& j) {
+  emit(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
+
+std::string time_or_none(const std::optional<std::int64_t>& t) { return t ? format_time(*t) : "-"; }
 
 // A progress line on stderr, only on a terminal and only once the run has
 // taken more than a second (short runs stay quiet; pipes stay clean).
@@ -90,10 +90,14 @@ void print_verify_text(const std::string& dir, const inspect::VerifySummary& s) 
 }
 
 void print_verify_json(const std::string& dir, const inspect::VerifySummary& s) {
-  Json j{{"directory", dir},          {"verdict", inspect::verdict_name(s.verdict)},
-         {"segments", s.segments},    {"events", s.events},
-         {"next_lsn", s.next_lsn},    {"file_bytes", s.file_bytes},
-         {"record_bytes", s.record_bytes}, {"streams", s.streams},
+  Json j{{"directory", dir},
+         {"verdict", inspect::verdict_name(s.verdict)},
+         {"segments", s.segments},
+         {"events", s.events},
+         {"next_lsn", s.next_lsn},
+         {"file_bytes", s.file_bytes},
+         {"record_bytes", s.record_bytes},
+         {"streams", s.streams},
          {"first_time", s.first_time_ns ? Json(format_time(*s.first_time_ns)) : Json(nullptr)},
          {"last_time", s.last_time_ns ? Json(format_time(*s.last_time_ns)) : Json(nullptr)},
          {"report", s.report}};
@@ -140,25 +144,27 @@ void print_stat_text(const std::string& dir, const inspect::StatInfo& s) {
 void print_stat_json(const std::string& dir, const inspect::StatInfo& s) {
   Json segments = Json::array();
   for (const auto& seg : s.segments) {
-    segments.push_back(Json{{"name", seg.name}, {"file_bytes", seg.file_bytes},
-                            {"base_lsn", seg.base_lsn}, {"end_lsn", seg.end_lsn},
+    segments.push_back(Json{{"name", seg.name},
+                            {"file_bytes", seg.file_bytes},
+                            {"base_lsn", seg.base_lsn},
+                            {"end_lsn", seg.end_lsn},
                             {"sealed", seg.sealed},
                             {"index", seg.index == inspect::IndexState::not_checked
                                           ? "present"
                                           : inspect::index_state_name(seg.index)}});
   }
   emit_json(Json{{"directory", dir},
-            {"log_id", hex_u64(s.meta.log_id)},
-            {"format_version", s.meta.format_version},
-            {"created", format_time(s.meta.created_time_ns)},
-            {"segments", std::move(segments)},
-            {"file_bytes", s.file_bytes},
-            {"events", s.event_count},
-            {"streams", s.stream_count},
-            {"durable_lsn", s.durable_lsn},
-            {"clean_shutdown", s.recovery_point_present},
-            {"torn_tail", s.torn_tail},
-            {"index", s.index_state}});
+                 {"log_id", hex_u64(s.meta.log_id)},
+                 {"format_version", s.meta.format_version},
+                 {"created", format_time(s.meta.created_time_ns)},
+                 {"segments", std::move(segments)},
+                 {"file_bytes", s.file_bytes},
+                 {"events", s.event_count},
+                 {"streams", s.stream_count},
+                 {"durable_lsn", s.durable_lsn},
+                 {"clean_shutdown", s.recovery_point_present},
+                 {"torn_tail", s.torn_tail},
+                 {"index", s.index_state}});
 }
 
 }  // namespace
@@ -177,9 +183,12 @@ int run_verify(const VerifyOptions& o) {
   }
   std::fflush(stdout);
   switch (summary->verdict) {
-    case inspect::Verdict::clean: return kExitOk;
-    case inspect::Verdict::torn_tail: return kExitTornTail;
-    case inspect::Verdict::corruption: return report_error(summary->problem);
+    case inspect::Verdict::clean:
+      return kExitOk;
+    case inspect::Verdict::torn_tail:
+      return kExitTornTail;
+    case inspect::Verdict::corruption:
+      return report_error(summary->problem);
   }
   return kExitCorruption;
 }

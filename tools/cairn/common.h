@@ -18,7 +18,7 @@ namespace cairn::tool {
 // The same outcome gives the same exit code in every subcommand.
 enum Exit : int {
   kExitOk = 0,
-  kExitTornTail = 1,   // verify (and dump) found only a torn tail
+  kExitTornTail = 1,  // verify (and dump) found only a torn tail
   kExitUsage = 2,
   kExitCorruption = 3,
   kExitIo = 4,

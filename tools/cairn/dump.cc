@@ -19,7 +19,9 @@ void emit(const std::string& line) {
   std::fputc('\n', stdout);
 }
 
-void emit_json(const Json& j) { emit(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)); }
+void emit_json(const Json& j) {
+  emit(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
@@ -128,9 +130,10 @@ void TextDump::on_record(const inspect::RecordInfo& r) {
   }
   emit(line);
   for (const auto& e : r.events) {
-    emit(fmt::format("    event lsn={} version={} type={} id={} time={} metadata=\"{}\" data=\"{}\"",
-                     e.lsn, e.version, escape_text(e.type), e.id.to_hex(),
-                     format_time(e.time_ns), escape_text(e.metadata), escape_text(e.data)));
+    emit(
+        fmt::format("    event lsn={} version={} type={} id={} time={} metadata=\"{}\" data=\"{}\"",
+                    e.lsn, e.version, escape_text(e.type), e.id.to_hex(), format_time(e.time_ns),
+                    escape_text(e.metadata), escape_text(e.data)));
   }
   if (o_.hex) {
     hex_lines(r.bytes, r.position);
@@ -138,9 +141,9 @@ void TextDump::on_record(const inspect::RecordInfo& r) {
 }
 
 void TextDump::on_bad_region(const inspect::BadRegion& b) {
-  std::string line = fmt::format("  BAD {}:{} to {} ({} bytes): {}{}", b.segment, b.position,
-                                 b.end, b.end - b.position, b.reason,
-                                 b.detail.empty() ? "" : ": " + b.detail);
+  std::string line =
+      fmt::format("  BAD {}:{} to {} ({} bytes): {}{}", b.segment, b.position, b.end,
+                  b.end - b.position, b.reason, b.detail.empty() ? "" : ": " + b.detail);
   if (b.header_ok) {
     line += fmt::format(" [header verifies: lsn={} count={} size={}, body {}]", b.lsn, b.count,
                         b.size, b.body_ok ? "verifies" : "does not verify");
@@ -157,12 +160,12 @@ void TextDump::on_index(const inspect::IndexInfo& i) {
     emit(fmt::format("  index {}: undecodable: {}", i.file, i.error.to_string()));
     return;
   }
-  emit(fmt::format("  index {}: {}; LSN {} to {}, end position {}, chain {}, interval {}, "
-                   "last time {}; {} sparse, {} stream records, {} ids, {} bloom words",
-                   i.file, inspect::index_state_name(i.state), i.base_lsn, i.end_lsn,
-                   i.end_position, hex_u64(i.chain), i.index_interval_bytes,
-                   format_time(i.last_time_ns), i.sparse_count, i.stream_count, i.id_count,
-                   i.bloom_words));
+  emit(
+      fmt::format("  index {}: {}; LSN {} to {}, end position {}, chain {}, interval {}, "
+                  "last time {}; {} sparse, {} stream records, {} ids, {} bloom words",
+                  i.file, inspect::index_state_name(i.state), i.base_lsn, i.end_lsn, i.end_position,
+                  hex_u64(i.chain), i.index_interval_bytes, format_time(i.last_time_ns),
+                  i.sparse_count, i.stream_count, i.id_count, i.bloom_words));
   for (const auto& e : i.sparse) {
     emit(fmt::format("    sparse lsn={} position={} time={}", e.lsn, e.position,
                      format_time(e.time_ns)));
@@ -181,15 +184,16 @@ void TextDump::on_segment_end(const inspect::SegmentSummary& s) {
     emit("  not decoded: " + s.verdict_reason);
     return;
   }
-  emit(fmt::format("  {} records, {} events (LSN {} to {}), {}", s.records, s.events,
-                   s.first_lsn, s.end_lsn, s.sealed ? "sealed" : "not sealed"));
+  emit(fmt::format("  {} records, {} events (LSN {} to {}), {}", s.records, s.events, s.first_lsn,
+                   s.end_lsn, s.sealed ? "sealed" : "not sealed"));
   emit(fmt::format("  scan stopped at {}: {}{}", s.stop_position, s.stop,
                    s.stop_detail.empty() ? "" : ": " + s.stop_detail));
   if (s.nonzero_end > s.stop_position || s.later_records > 0) {
     emit(fmt::format("  after it: non-zero bytes up to {}, {} later record(s) verify",
                      s.nonzero_end, s.later_records));
   }
-  emit(fmt::format("  verdict ({}): {} ({})", s.last_segment ? "as the last segment" : "not the last segment",
+  emit(fmt::format("  verdict ({}): {} ({})",
+                   s.last_segment ? "as the last segment" : "not the last segment",
                    inspect::verdict_name(s.verdict), s.verdict_reason));
 }
 
@@ -199,15 +203,17 @@ class JsonDump final : public inspect::DumpVisitor {
 
   void on_meta(const inspect::MetaInfo& m) override {
     emit_json(Json{{"kind", "meta"},
-              {"format_version", m.format_version},
-              {"log_id", hex_u64(m.log_id)},
-              {"created", format_time(m.created_time_ns)}});
+                   {"format_version", m.format_version},
+                   {"log_id", hex_u64(m.log_id)},
+                   {"created", format_time(m.created_time_ns)}});
   }
   void on_other_file(const inspect::OtherFile& f) override {
     emit_json(Json{{"kind", "file"}, {"name", f.name}, {"role", f.role}});
   }
   void on_segment_start(const inspect::SegmentSummary& s) override {
-    Json j{{"kind", "segment"}, {"segment", s.segment}, {"file_bytes", s.file_bytes},
+    Json j{{"kind", "segment"},
+           {"segment", s.segment},
+           {"file_bytes", s.file_bytes},
            {"header_ok", s.header_ok}};
     if (s.header_ok) {
       j["header"] = header_json(s.header);
@@ -221,8 +227,10 @@ class JsonDump final : public inspect::DumpVisitor {
   void on_segment_end(const inspect::SegmentSummary& s) override;
   void on_index(const inspect::IndexInfo& i) override;
   void on_recovery_preview(const inspect::RecoveryPreview& p) override {
-    Json j{{"kind", "recovery"}, {"verdict", inspect::verdict_name(p.verdict)},
-           {"report", p.report}, {"next_lsn", p.next_lsn}};
+    Json j{{"kind", "recovery"},
+           {"verdict", inspect::verdict_name(p.verdict)},
+           {"report", p.report},
+           {"next_lsn", p.next_lsn}};
     if (!p.error.ok()) {
       j["error"] = p.error.to_string();
     }
@@ -288,7 +296,9 @@ void JsonDump::on_bad_region(const inspect::BadRegion& b) {
 }
 
 void JsonDump::on_index(const inspect::IndexInfo& i) {
-  Json j{{"kind", "index"}, {"file", i.file}, {"segment", i.segment},
+  Json j{{"kind", "index"},
+         {"file", i.file},
+         {"segment", i.segment},
          {"state", inspect::index_state_name(i.state)}};
   if (i.state == inspect::IndexState::undecodable) {
     j["error"] = i.error.to_string();
@@ -297,18 +307,26 @@ void JsonDump::on_index(const inspect::IndexInfo& i) {
     emit_json(j);
     return;
   }
-  j.update(Json{{"log_id", hex_u64(i.log_id)}, {"base_lsn", i.base_lsn}, {"end_lsn", i.end_lsn},
-                {"end_position", i.end_position}, {"chain", hex_u64(i.chain)},
+  j.update(Json{{"log_id", hex_u64(i.log_id)},
+                {"base_lsn", i.base_lsn},
+                {"end_lsn", i.end_lsn},
+                {"end_position", i.end_position},
+                {"chain", hex_u64(i.chain)},
                 {"index_interval_bytes", i.index_interval_bytes},
-                {"last_time", format_time(i.last_time_ns)}, {"bloom_words", i.bloom_words}});
+                {"last_time", format_time(i.last_time_ns)},
+                {"bloom_words", i.bloom_words}});
   Json sparse = Json::array();
   for (const auto& e : i.sparse) {
-    sparse.push_back(Json{{"lsn", e.lsn}, {"position", e.position}, {"time", format_time(e.time_ns)}});
+    sparse.push_back(
+        Json{{"lsn", e.lsn}, {"position", e.position}, {"time", format_time(e.time_ns)}});
   }
   Json streams = Json::array();
   for (const auto& e : i.streams) {
-    streams.push_back(Json{{"stream_hash", hex_u64(e.stream_hash)}, {"first_version", e.first_version},
-                           {"lsn", e.lsn}, {"count", e.count}, {"position", e.position}});
+    streams.push_back(Json{{"stream_hash", hex_u64(e.stream_hash)},
+                           {"first_version", e.first_version},
+                           {"lsn", e.lsn},
+                           {"count", e.count},
+                           {"position", e.position}});
   }
   Json ids = Json::array();
   for (const auto& e : i.ids) {
@@ -321,21 +339,33 @@ void JsonDump::on_index(const inspect::IndexInfo& i) {
 }
 
 void JsonDump::on_segment_end(const inspect::SegmentSummary& s) {
-  Json j{{"kind", "segment_end"}, {"segment", s.segment}, {"records", s.records},
-         {"events", s.events},    {"first_lsn", s.first_lsn}, {"end_lsn", s.end_lsn},
-         {"sealed", s.sealed},    {"stop", s.stop},           {"stop_position", s.stop_position},
-         {"stop_detail", s.stop_detail}, {"nonzero_end", s.nonzero_end},
-         {"later_records", s.later_records}, {"bad_regions", s.bad_regions.size()},
-         {"last_segment", s.last_segment}, {"verdict", inspect::verdict_name(s.verdict)},
+  Json j{{"kind", "segment_end"},
+         {"segment", s.segment},
+         {"records", s.records},
+         {"events", s.events},
+         {"first_lsn", s.first_lsn},
+         {"end_lsn", s.end_lsn},
+         {"sealed", s.sealed},
+         {"stop", s.stop},
+         {"stop_position", s.stop_position},
+         {"stop_detail", s.stop_detail},
+         {"nonzero_end", s.nonzero_end},
+         {"later_records", s.later_records},
+         {"bad_regions", s.bad_regions.size()},
+         {"last_segment", s.last_segment},
+         {"verdict", inspect::verdict_name(s.verdict)},
          {"verdict_reason", s.verdict_reason}};
   emit_json(j);
 }
 
 int exit_for(inspect::Verdict verdict) {
   switch (verdict) {
-    case inspect::Verdict::clean: return kExitOk;
-    case inspect::Verdict::torn_tail: return kExitTornTail;
-    case inspect::Verdict::corruption: return kExitCorruption;
+    case inspect::Verdict::clean:
+      return kExitOk;
+    case inspect::Verdict::torn_tail:
+      return kExitTornTail;
+    case inspect::Verdict::corruption:
+      return kExitCorruption;
   }
   return kExitCorruption;
 }

@@ -1,9 +1,9 @@
 // `cairn`: the command-line tool over the public API (BRIEF section 6 is its
 // contract: subcommands, output formats, exit codes). This file only parses
 // the command line; each subcommand lives in its own file.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <CLI/CLI.hpp>
 #include <map>
 
 #include "commands.h"
@@ -60,13 +60,13 @@ CLI::App* add_append(CLI::App& app, AppendOptions& o) {
 }
 
 CLI::App* add_read(CLI::App& app, ReadOptions& o) {
-  CLI::App* sub = subcommand(
-      app, "read",
-      "Print events without opening the log for writing: exactly the events recovery\n"
-      "would keep (a torn tail is not shown). Damage to acknowledged data: exit 3,\n"
-      "and no damaged event is printed. jsonl fields: lsn, stream, version, type, id,\n"
-      "time (RFC 3339, ns, UTC), data (or data_base64 when not UTF-8), metadata (or\n"
-      "metadata_base64).");
+  CLI::App* sub =
+      subcommand(app, "read",
+                 "Print events without opening the log for writing: exactly the events recovery\n"
+                 "would keep (a torn tail is not shown). Damage to acknowledged data: exit 3,\n"
+                 "and no damaged event is printed. jsonl fields: lsn, stream, version, type, id,\n"
+                 "time (RFC 3339, ns, UTC), data (or data_base64 when not UTF-8), metadata (or\n"
+                 "metadata_base64).");
   sub->add_option("DIR", o.directory, "Log directory")->required();
   sub->add_option("--from", o.from, "First LSN (with --backward: the last, default the end)")
       ->check(CLI::NonNegativeNumber);
@@ -77,13 +77,12 @@ CLI::App* add_read(CLI::App& app, ReadOptions& o) {
                   "With --stream: first stream version (with --backward: the last)")
       ->check(CLI::NonNegativeNumber);
   sub->add_flag("--backward", o.backward, "Newest first (buffers the events; see --limit)");
-  sub->add_option("--limit", o.limit, "At most this many events")
-      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--limit", o.limit, "At most this many events")->check(CLI::NonNegativeNumber);
   auto* as_of = sub->add_option("--as-of", o.as_of,
                                 "Only events with time <= TIME (RFC 3339 or ns since the epoch)");
   auto* until = sub->add_option("--until-lsn", o.until_lsn,
                                 "Only events with LSN < this (the log as of position LSN)")
-                   ->check(CLI::NonNegativeNumber);
+                    ->check(CLI::NonNegativeNumber);
   as_of->excludes(until);
   sub->add_flag("--follow", o.follow,
                 "After the last event, wait for new ones (poll) until interrupted (SIGINT)");
@@ -111,31 +110,31 @@ CLI::App* add_dump(CLI::App& app, DumpOptions& o) {
 }
 
 CLI::App* add_verify(CLI::App& app, VerifyOptions& o) {
-  CLI::App* sub = subcommand(
-      app, "verify",
-      "Check every header, record and seal (read-only) and print a summary. Exits 0\n"
-      "clean, 1 torn tail only, 3 damage to acknowledged data, 4 I/O error.");
+  CLI::App* sub =
+      subcommand(app, "verify",
+                 "Check every header, record and seal (read-only) and print a summary. Exits 0\n"
+                 "clean, 1 torn tail only, 3 damage to acknowledged data, 4 I/O error.");
   sub->add_option("DIR", o.directory, "Log directory")->required();
   add_format(sub, o.format);
   return sub;
 }
 
 CLI::App* add_recover(CLI::App& app, RecoverOptions& o) {
-  CLI::App* sub = subcommand(
-      app, "recover",
-      "Recover the log as opening it would (zero-fill a torn tail after copying it to\n"
-      "a .broken file; refuse corruption) and print the recovery report. Takes the\n"
-      "log's lock: exit 6 if another process has it open.");
+  CLI::App* sub =
+      subcommand(app, "recover",
+                 "Recover the log as opening it would (zero-fill a torn tail after copying it to\n"
+                 "a .broken file; refuse corruption) and print the recovery report. Takes the\n"
+                 "log's lock: exit 6 if another process has it open.");
   sub->add_option("DIR", o.directory, "Log directory")->required();
   sub->add_flag("--dry-run", o.dry_run, "Say what would be done; change nothing");
   return sub;
 }
 
 CLI::App* add_stat(CLI::App& app, StatOptions& o) {
-  CLI::App* sub = subcommand(
-      app, "stat",
-      "Segments, sizes, event and stream counts, durable LSN, index state and whether\n"
-      "the last shutdown was clean (read-only).");
+  CLI::App* sub =
+      subcommand(app, "stat",
+                 "Segments, sizes, event and stream counts, durable LSN, index state and whether\n"
+                 "the last shutdown was clean (read-only).");
   sub->add_option("DIR", o.directory, "Log directory")->required();
   add_format(sub, o.format);
   return sub;

@@ -62,9 +62,8 @@ struct Filter {
 // escaper, which dominated `read --format jsonl`; everything else goes
 // through nlohmann/json.
 std::string json_string(std::string_view s) {
-  const bool plain = std::all_of(s.begin(), s.end(), [](char c) {
-    return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
-  });
+  const bool plain = std::all_of(
+      s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; });
   if (plain) {
     std::string out;
     out.reserve(s.size() + 2);
@@ -73,8 +72,8 @@ std::string json_string(std::string_view s) {
     out += '"';
     return out;
   }
-  return nlohmann::json(std::string(s)).dump(-1, ' ', false,
-                                             nlohmann::json::error_handler_t::replace);
+  return nlohmann::json(std::string(s))
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 // ,"key":"..." when the bytes are UTF-8, else ,"key_base64":"...".
@@ -199,8 +198,8 @@ int read_backward(inspect::Snapshot& snapshot, const ReadOptions& o, const Filte
     }
   }
   for (auto it = kept.rbegin(); it != kept.rend(); ++it) {
-    const EventView v{it->lsn,  it->stream,  it->version,  it->type,
-                      it->id,   it->time_ns, it->metadata, it->data};
+    const EventView v{it->lsn, it->stream,  it->version,  it->type,
+                      it->id,  it->time_ns, it->metadata, it->data};
     print_event(v, o.format);
   }
   std::fflush(stdout);
