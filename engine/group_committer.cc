@@ -69,10 +69,9 @@ Status GroupCommitter::validate(std::string_view stream, std::span<const NewEven
                              " bytes, got " + std::to_string(stream.size()));
   }
   if (events.empty() || events.size() > format::kBatchEventsMax) {
-    return Status::error(Errc::invalid_argument, "an append needs 1.." +
-                                                     std::to_string(format::kBatchEventsMax) +
-                                                     " events, got " +
-                                                     std::to_string(events.size()));
+    return Status::error(Errc::invalid_argument,
+                         "an append needs 1.." + std::to_string(format::kBatchEventsMax) +
+                             " events, got " + std::to_string(events.size()));
   }
   for (std::size_t i = 0; i < events.size(); ++i) {
     const NewEvent& e = events[i];
@@ -83,18 +82,17 @@ Status GroupCommitter::validate(std::string_view stream, std::span<const NewEven
                                                        std::to_string(format::kEventTypeBytesMax));
     }
     if (bytes > config_.event_bytes_max) {
-      return Status::error(Errc::invalid_argument,
-                           "event " + std::to_string(i) + " is " + std::to_string(bytes) +
-                               " bytes; the limit (event_bytes_max) is " +
-                               std::to_string(config_.event_bytes_max));
+      return Status::error(Errc::invalid_argument, "event " + std::to_string(i) + " is " +
+                                                       std::to_string(bytes) +
+                                                       " bytes; the limit (event_bytes_max) is " +
+                                                       std::to_string(config_.event_bytes_max));
     }
   }
   *record_bytes = format::record_bytes(format::batch_body_bytes(stream, events));
   if (*record_bytes > config_.batch_bytes_max) {
-    return Status::error(Errc::invalid_argument,
-                         "append of " + std::to_string(*record_bytes) +
-                             " bytes exceeds batch_bytes_max " +
-                             std::to_string(config_.batch_bytes_max));
+    return Status::error(Errc::invalid_argument, "append of " + std::to_string(*record_bytes) +
+                                                     " bytes exceeds batch_bytes_max " +
+                                                     std::to_string(config_.batch_bytes_max));
   }
   return Status();
 }
@@ -223,8 +221,8 @@ Result<AppendResult> GroupCommitter::append(std::string_view stream, ExpectedVer
            fill_.bytes.size() + record_bytes <= config_.write_window_bytes;
   });
   if (!poison_.ok()) {
-    return Status::error(Errc::poisoned, "log is poisoned by an earlier failure: " +
-                                             poison_.to_string());
+    return Status::error(Errc::poisoned,
+                         "log is poisoned by an earlier failure: " + poison_.to_string());
   }
   if (stopping_) {
     return Status::error(Errc::closed, "log is closed");
@@ -252,8 +250,8 @@ Result<AppendResult> GroupCommitter::append(std::string_view stream, ExpectedVer
   }
   const std::size_t offset = fill_.bytes.size();
   fill_.bytes.resize(offset + record_bytes);
-  const format::BatchFields fields{format::record_seed(config_.log_id, place_base_), next_lsn_,
-                                   0, stream, first_version};
+  const format::BatchFields fields{format::record_seed(config_.log_id, place_base_), next_lsn_, 0,
+                                   stream, first_version};
   format::encode_batch(std::span(fill_.bytes).subspan(offset, record_bytes), fields, stamped);
   AppendResult result{next_lsn_, first_version, static_cast<std::uint32_t>(events.size())};
   next_lsn_ += events.size();
@@ -292,15 +290,15 @@ Status GroupCommitter::wait_locked(std::unique_lock<std::mutex>& lock, std::uint
   if (!poison_.ok()) {
     return poison_;
   }
-  return Status::error(Errc::closed, "log closed before LSN " + std::to_string(lsn_end - 1) +
-                                         " became durable");
+  return Status::error(Errc::closed,
+                       "log closed before LSN " + std::to_string(lsn_end - 1) + " became durable");
 }
 
 Status GroupCommitter::wait_durable(std::uint64_t lsn_end) {
   std::unique_lock lock(mu_);
   if (lsn_end > next_lsn_) {
-    return Status::error(Errc::invalid_argument, "LSN " + std::to_string(lsn_end - 1) +
-                                                     " has not been appended");
+    return Status::error(Errc::invalid_argument,
+                         "LSN " + std::to_string(lsn_end - 1) + " has not been appended");
   }
   // Events appended with Durability::none are written without an fdatasync.
   // Ask for one: now, if they are written or in the fill buffer; after the
@@ -361,6 +359,11 @@ Result<std::uint64_t> GroupCommitter::next_version(std::string_view stream) {
 std::size_t GroupCommitter::stream_count() const {
   std::lock_guard lock(mu_);
   return stream_heads_.size();
+}
+
+Status GroupCommitter::poison_cause() const {
+  std::lock_guard lock(mu_);
+  return poison_;
 }
 
 CommitterStats GroupCommitter::stats() const {
@@ -532,8 +535,8 @@ Status GroupCommitter::roll(std::vector<io::WriteOp>& ops, const Item& item, std
   header.index_interval_bytes = config_.index_interval_bytes;
   header.created_time_ns = now_ns();
   CAIRN_ASSIGN_OR_RETURN(auto next, store_.create_segment(header, std::move(prepared)));
-  next->index = std::make_shared<SegmentIndex>(config_.log_id, header.base_lsn,
-                                               config_.index_interval_bytes);
+  next->index =
+      std::make_shared<SegmentIndex>(config_.log_id, header.base_lsn, config_.index_interval_bytes);
   segments_.add(next);
   {
     std::lock_guard lock(mu_);

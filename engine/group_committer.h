@@ -21,14 +21,13 @@
 #include <cairn/log.h>
 #include <cairn/status.h>
 
-#include <functional>
-#include <optional>
-
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -100,6 +99,8 @@ class GroupCommitter {
   Result<std::uint64_t> next_version(std::string_view stream);
   std::size_t stream_count() const;
   CommitterStats stats() const;
+  // OK, or the failure that poisoned the log.
+  Status poison_cause() const;
 
   // Drains, stops the committer and, if nothing failed, makes the tail
   // durable and returns where it ends (for the recovery point).
@@ -165,8 +166,8 @@ class GroupCommitter {
   std::uint64_t readable_lsn_;
   std::uint64_t durable_lsn_;
   std::uint64_t sync_wanted_ = 0;  // wait_durable() asked for LSNs below this
-  std::uint64_t place_base_;      // base LSN of the segment the next record goes to
-  std::uint64_t place_position_;  // position of the next record in it
+  std::uint64_t place_base_;       // base LSN of the segment the next record goes to
+  std::uint64_t place_position_;   // position of the next record in it
   // Its seal slot: from its own header (a log reopened with another
   // segment_bytes keeps the tail's size), then from the options after a roll.
   std::uint64_t place_seal_position_;

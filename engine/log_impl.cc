@@ -36,69 +36,61 @@ std::int64_t now_ns() {
 
 std::uint64_t new_log_id() {
   std::random_device device;
-  std::uint64_t id = (std::uint64_t{device()} << 32) ^ device() ^
-                     static_cast<std::uint64_t>(now_ns());
+  std::uint64_t id =
+      (std::uint64_t{device()} << 32) ^ device() ^ static_cast<std::uint64_t>(now_ns());
   return id == 0 ? 1 : id;
 }
 
 class LogImpl final : public Log {
-public:
-  explicit LogImpl(const LogOptions &options) : options_(options) {}
+ public:
+  explicit LogImpl(const LogOptions& options) : options_(options) {}
   ~LogImpl() override { close().ignore(); }
 
   Status open();
 
   Result<AppendResult> append(std::string_view stream, ExpectedVersion expected,
-                              std::span<const NewEvent> events,
-                              Durability durability) override {
+                              std::span<const NewEvent> events, Durability durability) override {
     return committer_->append(stream, expected, events, durability);
   }
-  Status wait_durable(std::uint64_t lsn_end) override {
-    return committer_->wait_durable(lsn_end);
-  }
-  std::uint64_t durable_lsn() const override {
-    return committer_->durable_lsn();
-  }
+  Status wait_durable(std::uint64_t lsn_end) override { return committer_->wait_durable(lsn_end); }
+  std::uint64_t durable_lsn() const override { return committer_->durable_lsn(); }
   std::uint64_t next_lsn() const override { return committer_->next_lsn(); }
   Result<std::uint64_t> next_version(std::string_view stream) override {
     return committer_->next_version(stream);
   }
   Result<std::unique_ptr<LogReader>> read_from(std::uint64_t lsn) override {
-    GroupCommitter *committer = committer_.get();
+    GroupCommitter* committer = committer_.get();
     return std::unique_ptr<LogReader>(std::make_unique<SegmentReader>(
-        segments_, lsn, [committer] { return committer->readable_lsn(); },
-        indexes_.get()));
+        segments_, lsn, [committer] { return committer->readable_lsn(); }, indexes_.get()));
   }
-  Result<std::unique_ptr<LogReader>> read(const ReadOptions &options) override {
+  Result<std::unique_ptr<LogReader>> read(const ReadOptions& options) override {
     return make_reader(read_context(), options);
   }
   Result<std::uint64_t> lsn_after_time(std::int64_t time_ns) override {
     return find_lsn_after_time(read_context(), time_ns);
   }
-  Result<std::unique_ptr<Subscription>>
-  subscribe(const SubscribeOptions &options, EventHandler handler) override {
+  Result<std::unique_ptr<Subscription>> subscribe(const SubscribeOptions& options,
+                                                  EventHandler handler) override {
     return make_subscription(read_context(), options, std::move(handler));
   }
-  const std::string &recovery_report() const override { return report_; }
+  Status poison_cause() const override { return committer_->poison_cause(); }
+  const std::string& recovery_report() const override { return report_; }
   Durability default_durability() const override { return options_.durability; }
   LogStats stats() const override;
   Status close() override;
 
-private:
+ private:
   Status create_new_log();
-  Status open_segments(const recovery::RecoveredLog &recovered,
-                       TailState &tail);
+  Status open_segments(const recovery::RecoveredLog& recovered, TailState& tail);
   Result<std::shared_ptr<Segment>> start_segment(std::uint64_t base_lsn);
-  Status open_indexes(const recovery::RecoveredLog &recovered, TailState &tail);
+  Status open_indexes(const recovery::RecoveredLog& recovered, TailState& tail);
   Result<std::uint64_t> resolve_head(std::string_view stream);
   Result<std::string> stream_at(std::uint64_t lsn);
-  Result<std::optional<std::uint64_t>> find_sealed_id(const EventId &id,
-                                                      std::size_t *checked);
+  Result<std::optional<std::uint64_t>> find_sealed_id(const EventId& id, std::size_t* checked);
   Result<std::vector<Event>> read_events(std::uint64_t lsn, std::size_t count);
-  void notice(const std::string &line);
+  void notice(const std::string& line);
   ReadContext read_context() {
-    return ReadContext{&segments_, committer_.get(), indexes_.get(),
-                       subscriptions_};
+    return ReadContext{&segments_, committer_.get(), indexes_.get(), subscriptions_};
   }
 
   LogOptions options_;
@@ -106,8 +98,7 @@ private:
   std::unique_ptr<io::FileLock> lock_;
   std::unique_ptr<SegmentStore> store_;
   std::unique_ptr<IndexStore> indexes_;
-  std::shared_ptr<SegmentIndex>
-      scanned_tail_; // built by recovery's scan of the tail, at open
+  std::shared_ptr<SegmentIndex> scanned_tail_;  // built by recovery's scan of the tail, at open
   // The log's end at open. Stream heads not yet in the committer's map are
   // resolved from the events below it only: later index entries belong to
   // appends since open, which may still be in flight (not readable yet).
@@ -118,13 +109,12 @@ private:
   std::string report_;
   // Live subscriptions, stopped first by close(). Shared with them: a
   // Subscription object may outlive the Log.
-  std::shared_ptr<SubscriptionRegistry> subscriptions_ =
-      std::make_shared<SubscriptionRegistry>();
+  std::shared_ptr<SubscriptionRegistry> subscriptions_ = std::make_shared<SubscriptionRegistry>();
   std::mutex close_mu_;
   bool closed_ = false;
 };
 
-void LogImpl::notice(const std::string &line) {
+void LogImpl::notice(const std::string& line) {
   report_ += line;
   report_ += '\n';
   if (options_.on_notice) {
@@ -138,12 +128,11 @@ Status LogImpl::open() {
     fs_ = options_.file_system;
   } else {
     CAIRN_ASSIGN_OR_RETURN(fs_, io::make_file_system(options_.backend));
-    if (options_.backend == io::Backend::automatic &&
-        fs_->name() != "io_uring") {
+    if (options_.backend == io::Backend::automatic && fs_->name() != "io_uring") {
       notice(io::backend_choice_reason());
     }
   }
-  const std::string &dir = options_.directory;
+  const std::string& dir = options_.directory;
   CAIRN_ASSIGN_OR_RETURN(bool exists, fs_->exists(dir));
   if (!exists && !options_.create_if_missing) {
     return Status::in_file(Errc::not_found, dir, "no such log directory");
@@ -153,32 +142,27 @@ Status LogImpl::open() {
     // The new directory's own name must survive a power loss too.
     CAIRN_TRY(fs_->sync_dir(format::parent_path(dir)));
   }
-  CAIRN_ASSIGN_OR_RETURN(
-      lock_, fs_->lock(format::join_path(dir, format::kLockFileName)));
+  CAIRN_ASSIGN_OR_RETURN(lock_, fs_->lock(format::join_path(dir, format::kLockFileName)));
   store_ = std::make_unique<SegmentStore>(fs_, dir);
   recovery::RecoveryOptions ropt;
   ropt.directory = dir;
   ropt.strict = options_.recovery_mode == RecoveryMode::strict;
   // Build the tail's index from recovery's own scan of the tail.
   std::uint64_t scanned_chain = 0;
-  ropt.tail_visitor = [&](const format::SegmentHeader &h,
-                          const format::RecordView &view) {
-    if (view.header.kind !=
-        static_cast<std::uint16_t>(format::RecordKind::batch)) {
+  ropt.tail_visitor = [&](const format::SegmentHeader& h, const format::RecordView& view) {
+    if (view.header.kind != static_cast<std::uint16_t>(format::RecordKind::batch)) {
       return;
     }
     if (!scanned_tail_ || scanned_tail_->base_lsn() != h.base_lsn) {
-      scanned_tail_ = std::make_shared<SegmentIndex>(
-          h.log_id, h.base_lsn, options_.index_interval_bytes);
+      scanned_tail_ =
+          std::make_shared<SegmentIndex>(h.log_id, h.base_lsn, options_.index_interval_bytes);
       scanned_chain = format::record_seed(h.log_id, h.base_lsn);
     }
-    scanned_chain =
-        format::chain_step(scanned_chain, view.header.header_checksum);
+    scanned_chain = format::chain_step(scanned_chain, view.header.header_checksum);
     scanned_tail_->add_record(view, scanned_chain);
   };
-  CAIRN_ASSIGN_OR_RETURN(recovery::RecoveredLog recovered,
-                         recovery::recover(*fs_, ropt));
-  for (const auto &line : recovered.report) {
+  CAIRN_ASSIGN_OR_RETURN(recovery::RecoveredLog recovered, recovery::recover(*fs_, ropt));
+  for (const auto& line : recovered.report) {
     notice(line);
   }
   if (recovered.empty_directory) {
@@ -212,12 +196,9 @@ Status LogImpl::open() {
   committer_ = std::make_unique<GroupCommitter>(
       *store_, segments_, *indexes_, config, std::move(tail),
       [this](std::string_view stream) { return resolve_head(stream); },
-      GroupCommitter::IdHooks{[this](const EventId &id, std::size_t *checked) {
-                                return find_sealed_id(id, checked);
-                              },
-                              [this](std::uint64_t lsn, std::size_t count) {
-                                return read_events(lsn, count);
-                              }});
+      GroupCommitter::IdHooks{
+          [this](const EventId& id, std::size_t* checked) { return find_sealed_id(id, checked); },
+          [this](std::uint64_t lsn, std::size_t count) { return read_events(lsn, count); }});
   return Status();
 }
 
@@ -229,8 +210,7 @@ Status LogImpl::create_new_log() {
   return store_->create_meta(meta_);
 }
 
-Result<std::shared_ptr<Segment>>
-LogImpl::start_segment(std::uint64_t base_lsn) {
+Result<std::shared_ptr<Segment>> LogImpl::start_segment(std::uint64_t base_lsn) {
   format::SegmentHeader header;
   header.write_window_bytes = options_.write_window_bytes;
   header.log_id = meta_.log_id;
@@ -241,14 +221,12 @@ LogImpl::start_segment(std::uint64_t base_lsn) {
   return store_->create_segment(header, nullptr);
 }
 
-Status LogImpl::open_segments(const recovery::RecoveredLog &recovered,
-                              TailState &tail) {
-  for (const auto &info : recovered.segments) {
+Status LogImpl::open_segments(const recovery::RecoveredLog& recovered, TailState& tail) {
+  for (const auto& info : recovered.segments) {
     const bool last = &info == &recovered.segments.back();
-    CAIRN_ASSIGN_OR_RETURN(
-        auto segment, store_->open_segment(info.name, info.header,
-                                           last ? io::OpenMode::read_write
-                                                : io::OpenMode::read_only));
+    CAIRN_ASSIGN_OR_RETURN(auto segment, store_->open_segment(info.name, info.header,
+                                                              last ? io::OpenMode::read_write
+                                                                   : io::OpenMode::read_only));
     segment->end_lsn = info.end_lsn;
     if (info.sealed) {
       segment->sealed = true;
@@ -265,8 +243,7 @@ Status LogImpl::open_segments(const recovery::RecoveredLog &recovered,
     // the creation of its successor): the tail starts here.
     CAIRN_ASSIGN_OR_RETURN(tail.tail, start_segment(recovered.next_lsn));
     segments_.add(tail.tail);
-    tail.end =
-        format::ScanState::segment_start(recovered.next_lsn, tail.tail->seed);
+    tail.end = format::ScanState::segment_start(recovered.next_lsn, tail.tail->seed);
   }
   CAIRN_ASSERT(tail.end.next_lsn == recovered.next_lsn);
   return Status();
@@ -274,24 +251,20 @@ Status LogImpl::open_segments(const recovery::RecoveredLog &recovered,
 
 // Loads (or rebuilds) the tail's index; sealed segments load theirs on
 // first use, so open reads no index but the tail's.
-Status LogImpl::open_indexes(const recovery::RecoveredLog &recovered,
-                             TailState &tail) {
-  indexes_ = std::make_unique<IndexStore>(
-      *store_, meta_.log_id, options_.index_interval_bytes,
-      [this](const std::string &line) { notice(line); });
-  for (const auto &segment : segments_.snapshot()) {
-    for (const auto &info : recovered.segments) {
+Status LogImpl::open_indexes(const recovery::RecoveredLog& recovered, TailState& tail) {
+  indexes_ = std::make_unique<IndexStore>(*store_, meta_.log_id, options_.index_interval_bytes,
+                                          [this](const std::string& line) { notice(line); });
+  for (const auto& segment : segments_.snapshot()) {
+    for (const auto& info : recovered.segments) {
       if (info.name == segment->name && info.sealed) {
         segment->end_chain = info.end.chain;
       }
     }
   }
-  CAIRN_ASSIGN_OR_RETURN(
-      tail.tail->index,
-      indexes_->open_tail(*tail.tail, tail.end, std::move(scanned_tail_)));
+  CAIRN_ASSIGN_OR_RETURN(tail.tail->index,
+                         indexes_->open_tail(*tail.tail, tail.end, std::move(scanned_tail_)));
   tail.last_time_ns = tail.tail->index->last_time_ns();
-  auto before = segments_.find(
-      tail.tail->base_lsn() == 0 ? 0 : tail.tail->base_lsn() - 1);
+  auto before = segments_.find(tail.tail->base_lsn() == 0 ? 0 : tail.tail->base_lsn() - 1);
   if (before && before != tail.tail) {
     // An empty tail: times must not run backwards across the roll.
     CAIRN_ASSIGN_OR_RETURN(auto index, indexes_->get(*before));
@@ -307,8 +280,7 @@ Result<std::string> LogImpl::stream_at(std::uint64_t lsn) {
   EventView event;
   CAIRN_ASSIGN_OR_RETURN(bool found, reader.next(event));
   if (!found) {
-    return Status::error(Errc::corruption, "index names LSN " +
-                                               std::to_string(lsn) +
+    return Status::error(Errc::corruption, "index names LSN " + std::to_string(lsn) +
                                                ", which the log does not hold");
   }
   return std::string(event.stream);
@@ -317,8 +289,8 @@ Result<std::string> LogImpl::stream_at(std::uint64_t lsn) {
 // Where an event id is in the segments sealed now, newest first; *checked
 // is how many leading segments were searched (the caller searches the rest
 // under its lock).
-Result<std::optional<std::uint64_t>>
-LogImpl::find_sealed_id(const EventId &id, std::size_t *checked) {
+Result<std::optional<std::uint64_t>> LogImpl::find_sealed_id(const EventId& id,
+                                                             std::size_t* checked) {
   const auto segments = segments_.snapshot();
   std::size_t sealed = 0;
   while (sealed < segments.size() && segments[sealed]->sealed.load()) {
@@ -334,12 +306,10 @@ LogImpl::find_sealed_id(const EventId &id, std::size_t *checked) {
   return std::optional<std::uint64_t>();
 }
 
-Result<std::vector<Event>> LogImpl::read_events(std::uint64_t lsn,
-                                                std::size_t count) {
-  GroupCommitter *committer = committer_.get();
+Result<std::vector<Event>> LogImpl::read_events(std::uint64_t lsn, std::size_t count) {
+  GroupCommitter* committer = committer_.get();
   SegmentReader reader(
-      segments_, lsn, [committer] { return committer->readable_lsn(); },
-      indexes_.get());
+      segments_, lsn, [committer] { return committer->readable_lsn(); }, indexes_.get());
   std::vector<Event> out;
   EventView event;
   while (out.size() < count) {
@@ -362,7 +332,7 @@ Result<std::uint64_t> LogImpl::resolve_head(std::string_view stream) {
   const std::uint64_t hash = format::stream_hash(stream);
   auto segments = segments_.snapshot();
   for (auto it = segments.rbegin(); it != segments.rend(); ++it) {
-    Segment &segment = **it;
+    Segment& segment = **it;
     if (segment.base_lsn() >= open_end_lsn_) {
       continue;
     }
@@ -416,8 +386,7 @@ Status LogImpl::close() {
     if (end) {
       const auto tail = committer_->tail();
       if (Status s = indexes_->write(*tail, *tail->index); !s.ok()) {
-        notice("could not write the tail's index (rebuilt at next open): " +
-               s.to_string());
+        notice("could not write the tail's index (rebuilt at next open): " + s.to_string());
       }
       format::RecoveryPoint point;
       point.log_id = meta_.log_id;
@@ -435,19 +404,18 @@ Status LogImpl::close() {
   return status;
 }
 
-} // namespace
-} // namespace engine
+}  // namespace
+}  // namespace engine
 
-Result<std::unique_ptr<Log>> Log::open(const LogOptions &options) {
+Result<std::unique_ptr<Log>> Log::open(const LogOptions& options) {
   auto log = std::make_unique<engine::LogImpl>(options);
   CAIRN_TRY(log->open());
   return std::unique_ptr<Log>(std::move(log));
 }
 
-Result<AppendResult> Log::append(std::string_view stream,
-                                 ExpectedVersion expected,
+Result<AppendResult> Log::append(std::string_view stream, ExpectedVersion expected,
                                  std::span<const NewEvent> events) {
   return append(stream, expected, events, default_durability());
 }
 
-} // namespace cairn
+}  // namespace cairn

@@ -175,9 +175,9 @@ struct LogStats {
   std::uint64_t durable_lsn = 0;
   std::uint64_t segment_count = 0;
   std::uint64_t stream_count = 0;
-  std::uint64_t fsync_count = 0;     // fdatasyncs issued by the committer
-  std::uint64_t batch_count = 0;     // write batches made durable
-  std::uint64_t bytes_written = 0;   // record bytes written since open
+  std::uint64_t fsync_count = 0;    // fdatasyncs issued by the committer
+  std::uint64_t batch_count = 0;    // write batches made durable
+  std::uint64_t bytes_written = 0;  // record bytes written since open
   std::string backend;
 };
 
@@ -195,8 +195,7 @@ class Log {
   // them are there or none. Returns wrong_expected_version (writing nothing)
   // when `expected` does not hold; poisoned after a failed write or fsync.
   virtual Result<AppendResult> append(std::string_view stream, ExpectedVersion expected,
-                                      std::span<const NewEvent> events,
-                                      Durability durability) = 0;
+                                      std::span<const NewEvent> events, Durability durability) = 0;
   Result<AppendResult> append(std::string_view stream, ExpectedVersion expected,
                               std::span<const NewEvent> events);
 
@@ -220,6 +219,11 @@ class Log {
   virtual Result<std::uint64_t> lsn_after_time(std::int64_t time_ns) = 0;
   virtual Result<std::unique_ptr<Subscription>> subscribe(const SubscribeOptions& options,
                                                           EventHandler handler) = 0;
+
+  // OK while the log accepts appends; after a failed write, fdatasync or
+  // roll, the cause that poisoned it (io_error, no_space, ...). Appends then
+  // fail until the log is closed and opened again (SPEC.md 9.5).
+  virtual Status poison_cause() const = 0;
 
   // What open() found and did, one line per action.
   virtual const std::string& recovery_report() const = 0;

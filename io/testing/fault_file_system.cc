@@ -2,9 +2,8 @@
 // semantics). Decisions are made under FaultState::mu; the base is always
 // called with the mutex released, so a slow or blocking base never serialises
 // unrelated threads through the wrapper.
-#include <cairn/testing/fault_file_system.h>
-
 #include <cairn/assert.h>
+#include <cairn/testing/fault_file_system.h>
 
 #include <array>
 #include <mutex>
@@ -59,7 +58,13 @@ struct FaultState {
   std::array<std::uint64_t, FaultFileSystem::kOpKinds> counts{};
   std::array<std::vector<Nth>, FaultFileSystem::kOpKinds> nth;
   std::array<Random, FaultFileSystem::kOpKinds> random;
-  std::optional<std::uint64_t> enospc_limit;
+  struct ByteLimit {
+    std::uint64_t total_bytes;
+    Errc code;
+    int sys_errno;
+  };
+  std::optional<ByteLimit> write_limit;     // fail_writes_after_bytes()
+  std::optional<std::uint64_t> sync_limit;  // fail_syncs_after_bytes()
   double short_write_probability = 0;
   bool active = true;
   std::uint64_t injected = 0;
@@ -70,7 +75,7 @@ struct FaultState {
     return Status::in_file(code, path, std::move(message), sys_errno);
   }
 
-  // Counts the op and applies faults 1-3 of the header. REQUIRES: mu held.
+  // Counts the op and applies faults 1-4 of the header. REQUIRES: mu held.
   Status check(Op op, const std::string& path) {
     const std::size_t k = index_of(op);
     const std::uint64_t seen = ++counts[k];
@@ -86,15 +91,18 @@ struct FaultState {
       return true;
     });
     if (hit) {
-      return inject(path, hit->code, hit->sys_errno,
-                    std::string("injected ") + FaultFileSystem::op_name(op) +
-                        " failure (fail_nth)");
+      return inject(
+          path, hit->code, hit->sys_errno,
+          std::string("injected ") + FaultFileSystem::op_name(op) + " failure (fail_nth)");
     }
     const Random& r = random[k];
     if (r.probability > 0 && prng.chance(r.probability)) {
-      return inject(path, r.code, r.sys_errno,
-                    std::string("injected ") + FaultFileSystem::op_name(op) +
-                        " failure (fail_randomly)");
+      return inject(
+          path, r.code, r.sys_errno,
+          std::string("injected ") + FaultFileSystem::op_name(op) + " failure (fail_randomly)");
+    }
+    if (op == Op::sync && sync_limit && written > *sync_limit) {
+      return inject(path, Errc::io_error, EIO, "injected sync failure (fail_syncs_after_bytes)");
     }
     return Status();
   }
@@ -109,12 +117,15 @@ struct FaultState {
     if (Status s = check(Op::write, path); !s.ok()) {
       return {0, std::move(s)};
     }
-    if (enospc_limit) {
-      const std::uint64_t room = *enospc_limit > written ? *enospc_limit - written : 0;
+    if (write_limit) {
+      const std::uint64_t room =
+          write_limit->total_bytes > written ? write_limit->total_bytes - written : 0;
       if (bytes > room) {
         written += room;
-        return {room, inject(path, Errc::no_space, ENOSPC,
-                             "injected: no space left on device (enospc_after_bytes)")};
+        return {room, inject(path, write_limit->code, write_limit->sys_errno,
+                             write_limit->code == Errc::no_space
+                                 ? "injected: no space left on device (enospc_after_bytes)"
+                                 : "injected write failure (fail_writes_after_bytes)")};
       }
     }
     if (bytes > 0 && short_write_probability > 0 && prng.chance(short_write_probability)) {
@@ -218,20 +229,34 @@ class FaultFile final : public io::File {
 
 const char* FaultFileSystem::op_name(Op op) {
   switch (op) {
-    case Op::open: return "open";
-    case Op::read: return "read";
-    case Op::write: return "write";
-    case Op::sync: return "sync";
-    case Op::allocate: return "allocate";
-    case Op::truncate: return "truncate";
-    case Op::rename: return "rename";
-    case Op::remove: return "remove";
-    case Op::sync_dir: return "sync_dir";
-    case Op::list: return "list";
-    case Op::lock: return "lock";
-    case Op::create_dir: return "create_dir";
-    case Op::exists: return "exists";
-    case Op::size: return "size";
+    case Op::open:
+      return "open";
+    case Op::read:
+      return "read";
+    case Op::write:
+      return "write";
+    case Op::sync:
+      return "sync";
+    case Op::allocate:
+      return "allocate";
+    case Op::truncate:
+      return "truncate";
+    case Op::rename:
+      return "rename";
+    case Op::remove:
+      return "remove";
+    case Op::sync_dir:
+      return "sync_dir";
+    case Op::list:
+      return "list";
+    case Op::lock:
+      return "lock";
+    case Op::create_dir:
+      return "create_dir";
+    case Op::exists:
+      return "exists";
+    case Op::size:
+      return "size";
   }
   return "unknown";
 }
@@ -258,8 +283,18 @@ void FaultFileSystem::fail_randomly(Op op, double probability, Errc code, int sy
 }
 
 void FaultFileSystem::enospc_after_bytes(std::uint64_t total_bytes) {
+  fail_writes_after_bytes(total_bytes, Errc::no_space, ENOSPC);
+}
+
+void FaultFileSystem::fail_writes_after_bytes(std::uint64_t total_bytes, Errc code, int sys_errno) {
+  CAIRN_ASSERT_MSG(code != Errc::ok, "an injected failure needs an error code");
   std::lock_guard lock(state_->mu);
-  state_->enospc_limit = total_bytes;
+  state_->write_limit = detail::FaultState::ByteLimit{total_bytes, code, sys_errno};
+}
+
+void FaultFileSystem::fail_syncs_after_bytes(std::uint64_t total_bytes) {
+  std::lock_guard lock(state_->mu);
+  state_->sync_limit = total_bytes;
 }
 
 void FaultFileSystem::short_writes(double probability) {
@@ -278,7 +313,8 @@ void FaultFileSystem::clear_faults() {
     armed.clear();
   }
   state_->random = {};
-  state_->enospc_limit.reset();
+  state_->write_limit.reset();
+  state_->sync_limit.reset();
   state_->short_write_probability = 0;
 }
 

@@ -12,6 +12,12 @@
 //   I4 a crash alone never makes open() refuse (no false corruption);
 //   I5 nothing is acknowledged after the first failed operation;
 //   I6 every sealed segment verifies against its seal (verify_all).
+// The workload is an event store's: every event has an id, some appends
+// guard an exact expected version (which must hold), some use a wrong one
+// (refused, nothing written), some retry an acknowledged append (the
+// original result, nothing written). After recovery, stream reads and stream
+// heads must agree with the recovered log, and retries must be recognised
+// for every append that survived and written anew for one that did not.
 // Modes: exhaustive (every operation of a small workload, every policy),
 // random (many seeds, random cut and policy), concurrent (threads, not
 // replayable op by op, still seeded). A failure prints the seed, policy and
@@ -19,7 +25,6 @@
 // The soak mode runs more seeds: CAIRN_CRASH_SEEDS=N.
 #include <cairn/log.h>
 #include <cairn/testing/mem_file_system.h>
-
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -49,45 +54,128 @@ struct Attempt {
   std::string data;
 };
 
+// One append call as made, so that it can be retried.
+struct Append {
+  std::string stream;
+  std::vector<std::string> data;
+  std::vector<EventId> ids;
+  std::uint64_t first_lsn;
+};
+
 // What the workload did: every event that may have been assigned an LSN, in
 // LSN order, and how many of them were acknowledged durable.
 struct Model {
   std::vector<Attempt> attempted;
   std::vector<std::size_t> boundaries{0};  // attempted.size() after each append
   std::size_t acknowledged = 0;
+  // Every append that got LSNs; all acknowledged but perhaps the last.
+  std::vector<Append> appends;
+  std::map<std::string, std::uint64_t> next_version;  // over `attempted`
 };
+
+EventId random_id(std::mt19937_64& rng) {
+  EventId id;
+  for (std::size_t i = 0; i < id.bytes.size(); i += 8) {
+    const std::uint64_t x = rng();
+    for (std::size_t b = 0; b < 8; ++b) {
+      id.bytes[i + b] = static_cast<std::uint8_t>(x >> (8 * b));
+    }
+  }
+  return id;
+}
+
+// The events of an append, viewing its strings.
+std::vector<NewEvent> events_of(const Append& a) {
+  std::vector<NewEvent> events;
+  for (std::size_t i = 0; i < a.data.size(); ++i) {
+    events.push_back(event(a.data[i]));
+    events.back().id = a.ids[i];
+  }
+  return events;
+}
+
+// A retry of an acknowledged append: the original result, nothing written.
+// Returns false once the file system is frozen.
+bool retry_acknowledged(Log& log, const MemFileSystem& fs, std::mt19937_64& rng,
+                        const Model& model) {
+  const Append& a = model.appends[rng() % model.appends.size()];
+  const auto events = events_of(a);
+  auto r = log.append(a.stream, ExpectedVersion::any(), events, Durability::sync);
+  if (!r) {
+    REQUIRE_MESSAGE(fs.frozen(), r.error().to_string());
+    return false;  // a lookup hit the frozen disk; no LSN was assigned
+  }
+  REQUIRE(r->first_lsn == a.first_lsn);
+  REQUIRE(log.next_lsn() == model.attempted.size());
+  return true;
+}
+
+// An append guarded by a version the stream does not have: refused, nothing
+// written.
+bool refuse_wrong_version(Log& log, const MemFileSystem& fs, std::mt19937_64& rng, Model& model) {
+  const std::string stream = "s" + std::to_string(rng() % 4);
+  // exact(v) expects v to be the stream's last version: next_version - 1.
+  const std::uint64_t wrong = model.next_version[stream] + rng() % 3;
+  NewEvent e = event("never written");
+  e.id = random_id(rng);
+  auto r = log.append(stream, ExpectedVersion::exact(wrong), {&e, 1}, Durability::sync);
+  REQUIRE_FALSE(r.has_value());
+  if (r.error().code() != Errc::wrong_expected_version) {
+    REQUIRE_MESSAGE(fs.frozen(), r.error().to_string());
+    return false;  // the head lookup hit the frozen disk
+  }
+  REQUIRE(log.next_lsn() == model.attempted.size());
+  return true;
+}
 
 struct Workload {
   std::uint64_t seed;
   int appends;
 };
 
-// One append of 1..3 events with random sizes. Returns false once the file
+// One step of the workload: mostly an append of 1..3 events with random
+// sizes and ids (a quarter of them guarded by the exact expected version),
+// sometimes a retry or a wrong expected version. Returns false once the file
 // system is frozen (or anything else failed): the process is "dead".
-bool do_append(Log& log, std::mt19937_64& rng, Model& model) {
-  const std::string stream = "s" + std::to_string(rng() % 4);
+bool do_append(Log& log, const MemFileSystem& fs, std::mt19937_64& rng, Model& model) {
+  const std::uint64_t dice = rng() % 20;
+  if (dice == 0 && !model.appends.empty()) {
+    return retry_acknowledged(log, fs, rng, model);
+  }
+  if (dice == 1) {
+    return refuse_wrong_version(log, fs, rng, model);
+  }
+  Append a;
+  a.stream = "s" + std::to_string(rng() % 4);
   const int count = 1 + static_cast<int>(rng() % 3);
-  std::vector<std::string> data;
   for (int i = 0; i < count; ++i) {
-    data.push_back(payload(rng(), static_cast<std::size_t>(rng() % 900)));
+    a.data.push_back(payload(rng(), static_cast<std::size_t>(rng() % 900)));
+    a.ids.push_back(random_id(rng));
   }
-  std::vector<NewEvent> events;
-  for (const auto& d : data) {
-    events.push_back(event(d));
+  const std::uint64_t version = model.next_version[a.stream];
+  const ExpectedVersion expected = dice >= 7      ? ExpectedVersion::any()
+                                   : version == 0 ? ExpectedVersion::no_stream()
+                                                  : ExpectedVersion::exact(version - 1);
+  auto r = log.append(a.stream, expected, events_of(a), Durability::sync);
+  if (!r.has_value()) {
+    REQUIRE_MESSAGE(fs.frozen(), r.error().to_string());  // only a power cut stops it
   }
-  auto r = log.append(stream, ExpectedVersion::any(), events, Durability::sync);
   if (!r.has_value() && r.error().code() == Errc::poisoned) {
     return false;  // refused before an LSN was assigned
   }
   // Assigned an LSN (acknowledged or in flight): it may survive.
-  for (const auto& d : data) {
-    model.attempted.push_back({stream, d});
+  a.first_lsn = model.attempted.size();
+  for (const auto& d : a.data) {
+    model.attempted.push_back({a.stream, d});
   }
   model.boundaries.push_back(model.attempted.size());
+  model.next_version[a.stream] += a.data.size();
+  model.appends.push_back(std::move(a));
   if (!r.has_value()) {
     return false;
   }
   REQUIRE(r->first_lsn + count == model.attempted.size());
+  REQUIRE(r->first_version == version);
   model.acknowledged = model.attempted.size();
   return true;
 }
@@ -102,7 +190,7 @@ void run_workload(MemFileSystem& fs, const Workload& w, Model& model) {
   }
   std::unique_ptr<Log> log = std::move(*opened);
   for (int i = 0; i < w.appends; ++i) {
-    if (!do_append(*log, rng, model)) {
+    if (!do_append(*log, fs, rng, model)) {
       return;
     }
     if (rng() % 40 == 0) {  // a clean restart now and then
@@ -179,6 +267,52 @@ void check_recover_again(MemFileSystem& fs, const std::vector<Event>& first,
   REQUIRE(log->close().ok());
 }
 
+// After recovery the log is an event store again: every stream read and
+// stream head agrees with the recovered events, and retrying an append is
+// recognised if it survived the crash, written anew if it did not.
+void check_event_store(MemFileSystem& fs, const std::vector<Event>& events, const Model& model,
+                       const std::string& hint) {
+  INFO(hint);
+  auto fs_ptr = std::shared_ptr<MemFileSystem>(&fs, [](MemFileSystem*) {});
+  auto log = open_log(small_options(fs_ptr));
+  const std::vector<Event> all = read_all(*log);  // `events` plus what came after
+  std::map<std::string, std::vector<std::uint64_t>> streams;
+  for (const Event& e : all) {
+    streams[e.stream].push_back(e.lsn);
+  }
+  for (const auto& [stream, lsns] : streams) {
+    REQUIRE(log->next_version(stream).value() == lsns.size());
+    ReadOptions o;
+    o.stream = stream;
+    auto reader = log->read(o);
+    REQUIRE(reader.has_value());
+    std::vector<std::uint64_t> read;
+    EventView v;
+    while ((*reader)->next(v).value()) {
+      read.push_back(v.lsn);
+    }
+    REQUIRE(read == lsns);
+  }
+  if (model.appends.empty()) {
+    return;
+  }
+  // The last append may or may not have survived; an acknowledged one did.
+  const Append& last = model.appends.back();
+  const bool survived = last.first_lsn < events.size();
+  const std::uint64_t end = log->next_lsn();
+  auto r = log->append(last.stream, ExpectedVersion::any(), events_of(last), Durability::sync);
+  REQUIRE_MESSAGE(r.has_value(), r.error().to_string());
+  CHECK(r->first_lsn == (survived ? last.first_lsn : end));
+  CHECK(log->next_lsn() == (survived ? end : end + last.data.size()));
+  const Append& early = model.appends.front();
+  if (early.first_lsn + early.data.size() <= model.acknowledged) {
+    auto again = log->append(early.stream, ExpectedVersion::any(), events_of(early));
+    REQUIRE(again.has_value());
+    CHECK(again->first_lsn == early.first_lsn);
+  }
+  REQUIRE(log->close().ok());
+}
+
 // One crash case: cut the power after `op` operations, crash with `policy`,
 // optionally cut the power again during recovery, then check everything.
 void run_case(const Workload& w, CrashPolicy policy, std::uint64_t op,
@@ -200,6 +334,7 @@ void run_case(const Workload& w, CrashPolicy policy, std::uint64_t op,
   check_against_model(events, model, hint);
   check_sealed_segments(fs, hint);
   check_recover_again(fs, events, hint);
+  check_event_store(fs, events, model, hint);
 }
 
 std::uint64_t count_ops(const Workload& w) {
@@ -238,7 +373,8 @@ TEST_CASE("crash: every operation of a small workload, every policy, keeps I1-I6
   MESSAGE("exhaustive crash cases: " << cases << " (" << workloads << " workloads)");
 }
 
-TEST_CASE("crash: random seeds, cut points and policies keep I1-I6, also with a cut during recovery") {
+TEST_CASE(
+    "crash: random seeds, cut points and policies keep I1-I6, also with a cut during recovery") {
   const std::uint64_t seeds = env_u64("CAIRN_CRASH_SEEDS", 400);
   const std::uint64_t first = env_u64("CAIRN_CRASH_FIRST_SEED", 1000);
   for (std::uint64_t seed = first; seed < first + seeds; ++seed) {

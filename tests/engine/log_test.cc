@@ -6,14 +6,12 @@
 #include <cairn/log.h>
 #include <cairn/testing/fault_file_system.h>
 #include <cairn/testing/mem_file_system.h>
-
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdlib>
 #include <filesystem>
-
-#include <unistd.h>
 
 #include "format/codec.h"
 #include "format/layout.h"
@@ -226,7 +224,8 @@ TEST_CASE("log: bad options are refused with invalid_argument naming the option"
       {"write_window_bytes", [](LogOptions& o) { o.write_window_bytes = 4096; }},
       {"segment_bytes", [](LogOptions& o) { o.segment_bytes = 4096; }},
       {"segment_bytes", [](LogOptions& o) { o.segment_bytes = (64 << 10) + 1; }},
-      {"segment_bytes", [](LogOptions& o) {
+      {"segment_bytes",
+       [](LogOptions& o) {
          o.event_bytes_max = 60 << 10;
          o.batch_bytes_max = 62 << 10;
          o.write_window_bytes = 64 << 10;
@@ -308,7 +307,8 @@ TEST_CASE("log: a wrong expected version writes nothing and names the actual ver
   CHECK(read_all(*log).size() == 3);
 }
 
-TEST_CASE("log: a failed fdatasync poisons the log; durable events stay readable; reopen recovers") {
+TEST_CASE(
+    "log: a failed fdatasync poisons the log; durable events stay readable; reopen recovers") {
   auto mem = std::make_shared<MemFileSystem>();
   auto fault = std::make_shared<testing::FaultFileSystem>(mem, 7);
   LogOptions o = small_options(fault);
@@ -316,6 +316,7 @@ TEST_CASE("log: a failed fdatasync poisons the log; durable events stay readable
   for (int i = 0; i < 5; ++i) {
     append_one(*log, "s", payload(i, 100));
   }
+  CHECK(log->poison_cause().ok());
   fault->fail_nth(testing::FaultFileSystem::Op::sync, 1);
   NewEvent e = event("lost");
   auto failed = log->append("s", ExpectedVersion::any(), {&e, 1});
@@ -325,6 +326,7 @@ TEST_CASE("log: a failed fdatasync poisons the log; durable events stay readable
   auto later = log->append("s", ExpectedVersion::any(), {&e, 1});
   REQUIRE_FALSE(later.has_value());
   CHECK(later.error().code() == Errc::poisoned);
+  CHECK(log->poison_cause().code() == Errc::io_error);  // the cause, not "poisoned"
   CHECK(log->durable_lsn() == 5);
   auto readable = read_all(*log);
   CHECK(readable.size() == 5);
@@ -355,6 +357,7 @@ TEST_CASE("log: running out of space while preparing a segment poisons with no_s
   CHECK((last.code() == Errc::no_space || last.code() == Errc::poisoned));
   NewEvent e = event("after");
   CHECK(log->append("s", ExpectedVersion::any(), {&e, 1}).error().code() == Errc::poisoned);
+  CHECK(log->poison_cause().code() == Errc::no_space);
 }
 
 TEST_CASE("log: async appends return before durability and wait_durable makes them durable") {
@@ -384,8 +387,8 @@ TEST_CASE("log: Durability::none events are readable and become durable on wait_
 }
 
 TEST_CASE("log: the real file system round-trips through close and reopen") {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("cairn-log-test-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("cairn-log-test-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   LogOptions o;
   o.directory = dir.string();
@@ -407,7 +410,8 @@ TEST_CASE("log: the real file system round-trips through close and reopen") {
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("log: a failed fdatasync or a full disk poisons the log on the posix and io_uring backends") {
+TEST_CASE(
+    "log: a failed fdatasync or a full disk poisons the log on the posix and io_uring backends") {
   for (io::Backend backend : {io::Backend::posix, io::Backend::io_uring}) {
     auto real = io::make_file_system(backend);
     if (!real) {

@@ -6,7 +6,6 @@
 // checked directly. Random faults use fixed seeds.
 #include <cairn/testing/fault_file_system.h>
 #include <cairn/testing/mem_file_system.h>
-
 #include <doctest/doctest.h>
 
 #include <string>
@@ -79,7 +78,7 @@ TEST_CASE("fault: an injected sync failure leaves the data unsynced, so a crash 
   const std::string data = "event";
   const io::WriteOp ops[] = {{0, as_span(data)}};
   CHECK(is_injected(file->write_and_sync(ops)));
-  CHECK(f.contents("/f") == "event");  // written ...
+  CHECK(f.contents("/f") == "event");          // written ...
   CHECK_FALSE(f.mem->is_durable("/f", 0, 5));  // ... but not durable
   f.mem->crash(CrashPolicy::drop_unsynced, 0);
   CHECK(f.contents("/f").empty());
@@ -118,6 +117,36 @@ TEST_CASE("fault: enospc_after_bytes writes the prefix that fits, then fails eve
   CHECK(f.contents("/f") == "0123456789");
   CHECK(f.fs.bytes_written() == 10);
   CHECK(file->sync_data().ok());  // only writes are affected
+}
+
+TEST_CASE("fault: fail_writes_after_bytes fails with the code given, after the prefix") {
+  Fixture f;
+  auto file = f.open("/f");
+  f.fs.fail_writes_after_bytes(4);
+  const Status s = file->write_at(0, as_span("abcdef"));
+  CHECK(s.code() == Errc::io_error);
+  CHECK(s.sys_errno() == EIO);
+  CHECK(is_injected(s));
+  CHECK(f.contents("/f") == "abcd");
+  f.fs.clear_faults();
+  CHECK(file->write_at(4, as_span("ef")).ok());
+}
+
+TEST_CASE("fault: fail_syncs_after_bytes lets syncs through until the limit is passed") {
+  Fixture f;
+  auto file = f.open("/f");
+  f.fs.fail_syncs_after_bytes(5);
+  REQUIRE(file->write_at(0, as_span("12345")).ok());
+  CHECK(file->sync_data().ok());  // 5 bytes: not more than the limit
+  REQUIRE(file->write_at(5, as_span("6")).ok());
+  const Status s = file->sync_data();
+  CHECK(s.code() == Errc::io_error);
+  CHECK(is_injected(s));
+  CHECK(f.mem->sync_count() == 1);  // the failed sync never reached the base
+  const std::vector<io::WriteOp> ops{{6, as_span("7")}};
+  CHECK(file->write_and_sync(ops).code() == Errc::io_error);
+  CHECK(f.contents("/f") == "1234567");  // written, not synced
+  CHECK(f.mem->sync_count() == 1);
 }
 
 TEST_CASE("fault: short_writes persist a strict prefix and fail") {

@@ -48,23 +48,34 @@ struct Child {
   int err = -1;  // read end of its stderr
 };
 
-inline Child spawn(const std::vector<std::string>& args) {
+// Extra environment variables for the child, as NAME=VALUE.
+using Env = std::vector<std::string>;
+
+// Starts `binary args...` (the `cairn` binary unless told otherwise) with the
+// parent's environment plus `env`.
+inline Child spawn(const std::vector<std::string>& args, const std::string& binary = CAIRN_BIN,
+                   const Env& env = {}) {
   int in[2], out[2], err[2];
-  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 ||
-      ::pipe2(err, O_CLOEXEC) != 0) {
+  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe2 failed");
   }
-  std::vector<std::string> argv_strings{CAIRN_BIN};
+  std::vector<std::string> argv_strings{binary};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_strings) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // Built before fork: the child only calls async-signal-safe functions.
+  std::vector<std::string> env_strings = env;
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  envp.push_back(nullptr);
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(in[0], 0);
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
-    ::execv(CAIRN_BIN, argv.data());
+    ::execve(binary.c_str(), argv.data(), envp.data());
     ::_exit(127);
   }
   ::close(in[0]);
@@ -104,9 +115,11 @@ inline void drain(int out_fd, int err_fd, std::string& out, std::string& err) {
   }
 }
 
-// Runs `cairn args...` with `input` on stdin to completion.
-inline RunResult run(const std::vector<std::string>& args, const std::string& input = "") {
-  Child child = spawn(args);
+// Runs `cairn args...` (or `binary args...`) with `input` on stdin to
+// completion.
+inline RunResult run(const std::vector<std::string>& args, const std::string& input = "",
+                     const std::string& binary = CAIRN_BIN, const Env& env = {}) {
+  Child child = spawn(args, binary, env);
   std::thread feeder([&] {
     write_all(child.in, input);
     ::close(child.in);

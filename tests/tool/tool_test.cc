@@ -156,7 +156,8 @@ TEST_CASE("append --jsonl then read: golden text and jsonl output") {
 TEST_CASE("append plain lines: one event per line, LSNs printed in order, data round-trips") {
   TempDir tmp;
   const std::string dir = tmp / "log";
-  const std::string input = std::string("alpha\n\nwith space\tand tab\n") + "\xff\xfe" + "bin\nlast";
+  const std::string input =
+      std::string("alpha\n\nwith space\tand tab\n") + "\xff\xfe" + "bin\nlast";
   const RunResult a = run({"append", dir, "--create", "--stream", "s", "--type", "T"}, input);
   REQUIRE(a.code == 0);
   CHECK(a.out == "0\n1\n2\n3\n4\n");
@@ -237,7 +238,7 @@ TEST_CASE("usage errors exit 2 with one line on stderr") {
       {"append", dir, "--segment-bytes", "1000"},
       {"append", tmp / "missing"},  // no log and no --create
       {"read", tmp / "missing"},
-      {"read", tmp / "other"},      // not a Cairn log
+      {"read", tmp / "other"},  // not a Cairn log
       {"verify", tmp / "other"},
       {"dump", tmp / "other"},
       {"dump", tmp / "x.idx"},  // no such file
@@ -257,8 +258,8 @@ TEST_CASE("a wrong expected version exits 7 and writes nothing") {
   const std::string dir = tmp / "log";
   CHECK(run({"append", dir, "--create", "--stream", "s", "--expected-version", "no-stream"}, "a\n")
             .code == 0);
-  const RunResult again = run({"append", dir, "--stream", "s", "--expected-version", "no-stream"},
-                              "b\n");
+  const RunResult again =
+      run({"append", dir, "--stream", "s", "--expected-version", "no-stream"}, "b\n");
   CHECK(again.code == 7);
   CHECK(again.out == "");
   CHECK(again.err.find("wrong_expected_version") != std::string::npos);
@@ -415,6 +416,50 @@ TEST_CASE("an I/O error exits 4") {
   CHECK(run({"read", "/etc/hostname"}).code == 4);  // not a directory
 }
 
+// The tool's own code against a disk that fills up, a device that starts
+// failing writes and an fdatasync that fails: `cairn-faulty` is the same tool
+// with CAIRN_TOOL_FAULT arming the public FaultFileSystem once 4 MiB are
+// written (tests/tool/fault_file_system_hook.cc). Segments are 1 MiB, so
+// creating the log (which writes its first segment whole) stays below the
+// limit and the fault hits a record write or the preparation of a later
+// segment: both poison the log.
+TEST_CASE("append: a full disk exits 5, a failed write or fdatasync 8; printed LSNs are durable") {
+  struct Case {
+    std::string fault;
+    int code;
+    std::string cause;
+  };
+  const Case cases[] = {{"enospc:4194304", 5, "no space left on device"},
+                        {"write-eio:4194304", 8, "injected write failure"},
+                        {"sync-eio:4194304", 8, "injected sync failure"}};
+  constexpr int kLines = 50000;  // ~5 MiB of records in ~5 segments: the fault must fire
+  std::string input;
+  for (int i = 0; i < kLines; ++i) input += "event-" + std::to_string(i) + "\n";
+  for (const Case& c : cases) {
+    CAPTURE(c.fault);
+    TempDir tmp;
+    const std::string dir = tmp / "log";
+    const RunResult r = run({"append", dir, "--create", "--segment-bytes", "1048576"}, input,
+                            CAIRN_FAULTY_BIN, {"CAIRN_TOOL_FAULT=" + c.fault});
+    CHECK(r.code == c.code);
+    CHECK(r.err.find(c.cause) != std::string::npos);
+    CHECK(r.err.find(dir) != std::string::npos);  // the error names the file
+    const auto lsns = lines_of(r.out);
+    CHECK(lsns.size() < static_cast<std::size_t>(kLines));
+    for (std::size_t i = 0; i < lsns.size(); ++i) REQUIRE(lsns[i] == std::to_string(i));
+    // The real tool reopens the log (recovery) and finds every printed LSN.
+    const RunResult read = run({"read", dir, "--format", "jsonl"});
+    REQUIRE(read.code == 0);
+    const auto events = read_events(read.out);
+    REQUIRE(events.size() >= lsns.size());
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      CHECK(events[i].first == i);
+      CHECK(events[i].second == "event-" + std::to_string(i));
+    }
+    CHECK(run({"verify", dir}).code <= 1);
+  }
+}
+
 TEST_CASE("bad files: another format version exits 2, a cut sealed segment 3, a cut tail 1") {
   TempDir tmp;
   SUBCASE("a meta file of another format version") {
@@ -503,7 +548,8 @@ TEST_CASE("dump --records --format jsonl: every record has the contract's keys, 
   const RunResult hex = run({"dump", first, "--hex", "--format", "jsonl"});
   CHECK(hex.code == 0);
   for (auto& j : jsonl(hex.out)) {
-    if (j["kind"] == "batch") CHECK(j["hex"].get<std::string>().size() == 2 * j["size"].get<std::size_t>());
+    if (j["kind"] == "batch")
+      CHECK(j["hex"].get<std::string>().size() == 2 * j["size"].get<std::size_t>());
   }
 }
 
@@ -520,7 +566,8 @@ TEST_CASE("index files: dump --index shows them checked against the log; damage 
     ++indexes;
     CHECK(j["state"] == "matches the log");
     CHECK(j["sparse"].size() > 0);
-    CHECK(j["streams"].size() == j["end_lsn"].get<std::uint64_t>() - j["base_lsn"].get<std::uint64_t>());
+    CHECK(j["streams"].size() ==
+          j["end_lsn"].get<std::uint64_t>() - j["base_lsn"].get<std::uint64_t>());
   }
   CHECK(indexes == segments.size());  // every segment, the tail too after a clean close
   CHECK(run({"verify", dir}).out.find(fmt_count(segments.size()) + " match the log") !=

@@ -18,6 +18,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "file_system_hook.h"
 
 namespace cairn::tool {
 namespace {
@@ -141,8 +142,8 @@ std::string from_json(const std::string& line, const AppendOptions& o, InputEven
   };
   if (!text("stream", o.stream, out.stream)) return "\"stream\" must be a string";
   if (!text("type", o.type, out.type)) return "\"type\" must be a string";
-  if (j.contains("id") && (!j["id"].is_string() ||
-                           !EventId::from_hex(j["id"].get<std::string>(), out.id))) {
+  if (j.contains("id") &&
+      (!j["id"].is_string() || !EventId::from_hex(j["id"].get<std::string>(), out.id))) {
     return "\"id\" must be 32 hex digits (dashes allowed)";
   }
   out.data = j.contains("data") ? json_bytes(j["data"]) : std::string();
@@ -161,8 +162,12 @@ std::string from_json(const std::string& line, const AppendOptions& o, InputEven
 class Appender {
  public:
   Appender(Log& log, const AppendOptions& o, ExpectedVersion expected)
-      : log_(log), o_(o), expected_(expected), durability_(parse_durability(o.sync)),
-        printed_end_(log.next_lsn()), appended_end_(printed_end_) {}
+      : log_(log),
+        o_(o),
+        expected_(expected),
+        durability_(parse_durability(o.sync)),
+        printed_end_(log.next_lsn()),
+        appended_end_(printed_end_) {}
 
   int run();
 
@@ -171,6 +176,7 @@ class Appender {
   Status print_durable(bool wait_for_all);
   void print_range(std::uint64_t end);
   int finish(int code);
+  int report_failure(const Status& status);
 
   Log& log_;
   const AppendOptions& o_;
@@ -189,7 +195,7 @@ int Appender::run() {
       // Input is idle: make what we have durable and print it before we
       // block, so a slow producer sees each LSN promptly.
       if (Status s = print_durable(true); !s.ok()) {
-        return finish(report_error(s));
+        return finish(report_failure(s));
       }
     }
     auto more = input.next(line);
@@ -220,14 +226,15 @@ int Appender::append_line(const std::string& line, std::uint64_t line_number) {
   // follow it (we hold the log's lock, so nobody else appends in between).
   const bool first = streams_seen_.insert(event.stream).second;
   const NewEvent e = event.view();
-  auto r = log_.append(event.stream, first ? expected_ : ExpectedVersion::any(), {&e, 1},
-                       durability_);
+  auto r =
+      log_.append(event.stream, first ? expected_ : ExpectedVersion::any(), {&e, 1}, durability_);
   if (!r) {
-    return finish(report_error(r.error().with_context(fmt::format("stdin line {}", line_number))));
+    return finish(
+        report_failure(r.error().with_context(fmt::format("stdin line {}", line_number))));
   }
   appended_end_ = r->end_lsn();
   Status s = print_durable(appended_end_ - printed_end_ >= kMaxUnprinted);
-  return s.ok() ? kExitOk : finish(report_error(s));
+  return s.ok() ? kExitOk : finish(report_failure(s));
 }
 
 void Appender::print_range(std::uint64_t end) {
@@ -256,16 +263,28 @@ Status Appender::print_durable(bool wait_for_all) {
   return waited;
 }
 
+// Prints a failed append, wait or close. A failed write, fdatasync or roll
+// poisons the log; whichever call saw it first, the exit code is then the
+// contract's 8 (poisoned), or 5 (no space) when a full disk caused it.
+int Appender::report_failure(const Status& status) {
+  const int code = report_error(status);
+  const Status cause = log_.poison_cause();
+  if (cause.ok()) {
+    return code;
+  }
+  return cause.code() == Errc::no_space ? kExitNoSpace : kExitPoisoned;
+}
+
 // Before exiting, on success and on failure alike: print everything that is
 // durable (it is acknowledged and a script must learn of it), then close.
 int Appender::finish(int code) {
   Status durable = print_durable(true);
   Status closed = log_.close();
   if (code == kExitOk && !durable.ok()) {
-    return report_error(durable);
+    return report_failure(durable);
   }
   if (code == kExitOk && !closed.ok()) {
-    return report_error(closed);
+    return report_failure(closed);
   }
   return code;
 }
@@ -275,7 +294,8 @@ int Appender::finish(int code) {
 void fit_limits_to_segment(LogOptions& options, std::uint64_t segment_bytes) {
   options.segment_bytes = segment_bytes;
   constexpr std::uint64_t kHeaderBlockAndSeal = 4096 + 80;
-  constexpr std::uint64_t kBatchOverhead = 48 + 16 + 1024 + 40 + 8;  // header, prefix, stream, event, pad
+  constexpr std::uint64_t kBatchOverhead =
+      48 + 16 + 1024 + 40 + 8;  // header, prefix, stream, event, pad
   if (segment_bytes < options.batch_bytes_max + kHeaderBlockAndSeal ||
       segment_bytes <= kHeaderBlockAndSeal + kBatchOverhead) {
     const std::uint64_t room = segment_bytes > kHeaderBlockAndSeal + kBatchOverhead
@@ -301,6 +321,7 @@ int run_append(const AppendOptions& o) {
   LogOptions options;
   options.directory = o.directory;
   options.create_if_missing = o.create;
+  options.file_system = tool_file_system();
   if (o.segment_bytes) {
     fit_limits_to_segment(options, *o.segment_bytes);
   }

@@ -16,26 +16,36 @@ const char* const kExitCodesHelp =
     "  2  usage error (bad option, not a Cairn log, other format version, no such log)\n"
     "  3  corruption of acknowledged data (file and position on stderr)\n"
     "  4  I/O error\n"
-    "  5  no space\n"
+    "  5  no space (also when a full disk made a write fail and poisoned the log)\n"
     "  6  log is locked by another process\n"
     "  7  wrong expected version (nothing written)\n"
     "  8  poisoned after a failed write or fsync (reopen to recover)";
 
 int exit_code_for(Errc code) {
   switch (code) {
-    case Errc::ok: return kExitOk;
-    case Errc::corruption: return kExitCorruption;
-    case Errc::io_error: return kExitIo;
-    case Errc::no_space: return kExitNoSpace;
-    case Errc::busy: return kExitBusy;
-    case Errc::wrong_expected_version: return kExitWrongExpectedVersion;
-    case Errc::poisoned: return kExitPoisoned;
+    case Errc::ok:
+      return kExitOk;
+    case Errc::corruption:
+      return kExitCorruption;
+    case Errc::io_error:
+      return kExitIo;
+    case Errc::no_space:
+      return kExitNoSpace;
+    case Errc::busy:
+      return kExitBusy;
+    case Errc::wrong_expected_version:
+      return kExitWrongExpectedVersion;
+    case Errc::poisoned:
+      return kExitPoisoned;
     // SPEC.md 9.6: bad arguments, not a log, another format version and a
     // missing log are all things the caller must change on the command line.
-    case Errc::invalid_argument: return kExitUsage;
-    case Errc::not_found: return kExitUsage;
+    case Errc::invalid_argument:
+      return kExitUsage;
+    case Errc::not_found:
+      return kExitUsage;
     // Not expected from the tool; an I/O-level failure if it happens.
-    case Errc::closed: return kExitIo;
+    case Errc::closed:
+      return kExitIo;
   }
   return kExitIo;
 }
@@ -153,8 +163,8 @@ std::string format_time(std::int64_t time_ns) {
   const std::time_t t = static_cast<std::time_t>(seconds);
   std::tm tm{};
   ::gmtime_r(&t, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ns);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ns);
 }
 
 std::optional<std::int64_t> parse_time(std::string_view text) {
@@ -176,10 +186,17 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
   std::size_t n = 0;
   std::uint32_t cp = 0;
   if (c < 0x80) return 1;
-  if ((c & 0xE0) == 0xC0) { n = 2; cp = c & 0x1F; }
-  else if ((c & 0xF0) == 0xE0) { n = 3; cp = c & 0x0F; }
-  else if ((c & 0xF8) == 0xF0) { n = 4; cp = c & 0x07; }
-  else return 0;
+  if ((c & 0xE0) == 0xC0) {
+    n = 2;
+    cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 3;
+    cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    n = 4;
+    cp = c & 0x07;
+  } else
+    return 0;
   if (i + n > s.size()) return 0;
   for (std::size_t k = 1; k < n; ++k) {
     if ((byte(i + k) & 0xC0) != 0x80) return 0;
@@ -226,9 +243,8 @@ std::string base64(std::string_view bytes) {
 
 std::string escape_text(std::string_view bytes) {
   // Fast path: plain printable ASCII (the common case) needs no escaping.
-  const bool plain = std::all_of(bytes.begin(), bytes.end(), [](char c) {
-    return c >= 0x20 && c < 0x7F && c != '\\';
-  });
+  const bool plain = std::all_of(bytes.begin(), bytes.end(),
+                                 [](char c) { return c >= 0x20 && c < 0x7F && c != '\\'; });
   if (plain) {
     return std::string(bytes);
   }

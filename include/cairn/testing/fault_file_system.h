@@ -11,11 +11,13 @@
 //      deactivated" (RocksDB's "system reset"; the base is not touched).
 //   2. fail_nth(): the n-th op of a kind fails.
 //   3. fail_randomly(): each op of a kind fails with a probability.
-//   4. writes only: enospc_after_bytes(), then short_writes().
-// A fault from 1-3 has no effect on the base: the base operation is not
+//   4. syncs only: fail_syncs_after_bytes().
+//   5. writes only: the byte limit (enospc_after_bytes(),
+//      fail_writes_after_bytes()), then short_writes().
+// A fault from 1-4 has no effect on the base: the base operation is not
 // called, so a failed sync syncs nothing (the data stays unsynced, which the
 // crash model may then drop: the fsyncgate case) and a failed open creates
-// nothing. Faults 4 write a prefix of the bytes through the base, then fail.
+// nothing. Faults 5 write a prefix of the bytes through the base, then fail.
 // Every injected failure carries "injected" in its message and the file's path.
 //
 // File::write_and_sync() counts one write per WriteOp and one sync, like the
@@ -82,8 +84,7 @@ class FaultFileSystem : public io::FileSystem {
   void fail_nth(Op op, std::uint64_t n, Errc code = Errc::io_error, int sys_errno = EIO);
   // From now on every op of that kind fails with this probability (0 turns it
   // off; replaces an earlier setting for that kind).
-  void fail_randomly(Op op, double probability, Errc code = Errc::io_error,
-                     int sys_errno = EIO);
+  void fail_randomly(Op op, double probability, Errc code = Errc::io_error, int sys_errno = EIO);
   // Writes fail with no_space (ENOSPC) once more than `total_bytes` bytes in
   // total would have been written through this wrapper since it was made
   // (bytes written before this call count). The failing write writes the
@@ -91,6 +92,15 @@ class FaultFileSystem : public io::FileSystem {
   // without writing. allocate() is not affected: use fail_nth(Op::allocate,
   // 1, Errc::no_space, ENOSPC) for that.
   void enospc_after_bytes(std::uint64_t total_bytes);
+  // The same with another error: writes fail with `code`/`sys_errno` once
+  // more than `total_bytes` bytes would have been written (a device that
+  // starts failing part-way). enospc_after_bytes(n) is this with no_space.
+  void fail_writes_after_bytes(std::uint64_t total_bytes, Errc code = Errc::io_error,
+                               int sys_errno = EIO);
+  // Every fdatasync (sync_data, the sync of write_and_sync) fails with EIO
+  // once more than `total_bytes` bytes have been written through this
+  // wrapper: the data reached the page cache, the sync did not (fsyncgate).
+  void fail_syncs_after_bytes(std::uint64_t total_bytes);
   // With this probability a write of n > 0 bytes writes only a random prefix
   // of [0, n) bytes through the base, then fails with io_error "injected short
   // write". (File::write_at promises to retry short writes; this models one
@@ -98,7 +108,7 @@ class FaultFileSystem : public io::FileSystem {
   void short_writes(double probability);
   // Inactive: every op fails. Active again: faults resume as armed.
   void set_active(bool active);
-  // Disarms fail_nth, fail_randomly, enospc_after_bytes and short_writes.
+  // Disarms fail_nth, fail_randomly, the byte limits and short_writes.
   void clear_faults();
 
   // Ops of that kind seen so far (failed ones included).
