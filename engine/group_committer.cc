@@ -47,14 +47,21 @@ GroupCommitter::GroupCommitter(SegmentStore& store, SegmentSet& segments, IndexS
       last_time_ns_(tail.last_time_ns),
       tail_(std::move(tail.tail)),
       chain_(tail.end.chain),
-      record_count_(tail.end.record_count) {
+      record_count_(tail.end.record_count),
+      prepared_end_(tail.end.position) {
+  CAIRN_ASSERT(config_.batches_in_flight >= 1);
   CAIRN_ASSERT(!tail_->sealed);
   CAIRN_ASSERT(place_position_ <= tail_->seal_position());
-  thread_ = std::thread([this] { run(); });
+  // One background committer per batch in flight: when nobody waits (async
+  // appends from one thread), each keeps a batch going.
+  running_committers_ = config_.batches_in_flight;
+  for (std::size_t i = 0; i < config_.batches_in_flight; ++i) {
+    threads_.emplace_back([this] { run(); });
+  }
 }
 
 GroupCommitter::~GroupCommitter() {
-  if (thread_.joinable()) {
+  if (!threads_.empty()) {
     shut_down().status().ignore();
   }
 }
@@ -275,11 +282,11 @@ Result<AppendResult> GroupCommitter::append(std::string_view stream, ExpectedVer
 // no thread hand-off on top of its write and fdatasync.
 Status GroupCommitter::wait_locked(std::unique_lock<std::mutex>& lock, std::uint64_t lsn_end) {
   while (durable_lsn_ < lsn_end && poison_.ok()) {
-    if (!committing_ && has_work()) {
+    if (can_lead()) {
       lead(lock);
       continue;
     }
-    if (committer_exited_ && !committing_) {
+    if (committer_exited_ && flights_.empty()) {
       break;
     }
     durable_cv_.wait(lock);
@@ -382,118 +389,193 @@ bool GroupCommitter::has_work() const {
   return poison_.ok() && (!fill_.items.empty() || fill_.needs_sync);
 }
 
-// Commits the fill buffer as one batch. Called under mu_ by whichever thread
-// leads (the background committer or a waiting appender); returns with mu_
-// held. Only one leader at a time (committing_), so the leader-owned state
-// (tail_, chain_, record_count_, inflight_, unsynced_bytes_) needs no lock.
+// Durability::none batches skip the fdatasync, but unsynced bytes must stay
+// within the write window, or recovery could not tell a torn tail from
+// damage (SPEC.md section 10).
+bool GroupCommitter::syncs(const Batch& batch) const {
+  return batch.needs_sync || unsynced_bytes_ + batch.bytes.size() > config_.write_window_bytes;
+}
+
+bool GroupCommitter::needs_alone(const Batch& batch) const {
+  return !syncs(batch) ||
+         std::any_of(batch.items.begin(), batch.items.end(), [](const Item& i) { return i.roll; });
+}
+
+// Whether a thread may take the fill buffer as a new batch now (under mu_).
+bool GroupCommitter::can_lead() const {
+  if (!has_work()) {
+    return false;
+  }
+  if (flights_.empty()) {
+    return true;
+  }
+  return flights_.size() < config_.batches_in_flight && !flights_.front()->alone &&
+         !needs_alone(fill_) &&
+         flight_bytes_ + fill_.bytes.size() <= config_.write_window_bytes;
+}
+
+// Takes the fill buffer as one batch and commits it. Called under mu_ by a
+// thread for which can_lead() holds (the background committer or a waiting
+// appender); returns with mu_ held, after publishing every batch that is
+// complete and next in LSN order.
 void GroupCommitter::lead(std::unique_lock<std::mutex>& lock) {
-  CAIRN_ASSERT(!committing_);
-  committing_ = true;
-  std::swap(fill_, inflight_);
+  CAIRN_ASSERT(can_lead());
+  auto owned = std::make_unique<Flight>();
+  Flight& flight = *owned;
+  flight.alone = needs_alone(fill_);
+  std::swap(fill_, flight.batch);
   fill_.clear();
+  flight.batch.needs_sync = syncs(flight.batch);
+  flight_bytes_ += flight.batch.bytes.size();
+  CAIRN_ASSERT(flight_bytes_ <= config_.write_window_bytes || flights_.empty());
+  flights_.push_back(std::move(owned));
   space_cv_.notify_all();
+  if (!flight.alone) {
+    prepare(flight);
+  }
   lock.unlock();
-  const Status status = commit(inflight_);
+  Status status;
+  if (flight.alone) {
+    status = commit_alone(flight.batch);
+  } else {
+    status = flight.segment->file->write_and_sync(flight.ops);
+  }
   lock.lock();
-  publish(inflight_, status);
-  committing_ = false;
-  work_cv_.notify_one();  // the next batch may already be waiting
+  flight.status = std::move(status);
+  flight.done = true;
+  publish_done();
 }
 
 // The background committer: leads batches nobody waits on (async and none
 // appends), and drains the buffer at shut-down.
 void GroupCommitter::run() {
   std::unique_lock lock(mu_);
+  const auto finished = [&] { return stopping_ && flights_.empty() && !has_work(); };
   while (true) {
-    work_cv_.wait(lock, [&] { return stopping_ || (has_work() && !committing_); });
-    if (has_work() && !committing_) {
+    work_cv_.wait(lock, [&] { return can_lead() || finished(); });
+    if (can_lead()) {
       lead(lock);
       continue;
     }
-    if (stopping_ && !committing_) {
+    if (--running_committers_ == 0) {
       committer_exited_ = true;
-      durable_cv_.notify_all();
-      return;
     }
+    durable_cv_.notify_all();
+    return;
   }
 }
 
-void GroupCommitter::publish(const Batch& batch, const Status& status) {
-  if (!status.ok()) {
-    poison_ = status;
-  } else {
-    const std::uint64_t end = batch.items.empty() ? readable_lsn_ : batch.lsn_end;
-    CAIRN_ASSERT(end >= readable_lsn_);
-    readable_lsn_ = end;
-    if (batch.needs_sync) {
-      durable_lsn_ = readable_lsn_;
-    }
-    CAIRN_ASSERT(durable_lsn_ <= readable_lsn_ && readable_lsn_ <= next_lsn_);
-    for (const EventId& id : batch.ids) {
-      unindexed_ids_.erase(id);  // the leader indexed them in commit()
-    }
-    if (durable_lsn_ < sync_wanted_) {
-      fill_.needs_sync = true;  // a waiter wants LSNs this batch did not sync
-    }
-    stats_.batch_count += 1;
-    stats_.bytes_written += batch.bytes.size();
+// Publishes the completed batches at the front of flights_, in LSN order.
+void GroupCommitter::publish_done() {
+  while (!flights_.empty() && flights_.front()->done) {
+    std::unique_ptr<Flight> flight = std::move(flights_.front());
+    flights_.pop_front();
+    flight_bytes_ -= flight->batch.bytes.size();
+    publish(*flight);
   }
   durable_cv_.notify_all();
   space_cv_.notify_all();
+  work_cv_.notify_all();
 }
 
-// Writes one batch. Everything here runs on the committer thread without
-// mu_, so appenders keep filling the next batch meanwhile.
-Status GroupCommitter::commit(Batch& batch) {
+void GroupCommitter::publish(Flight& flight) {
+  const Batch& batch = flight.batch;
+  if (!flight.status.ok() && poison_.ok()) {
+    poison_ = flight.status;
+  }
+  if (!poison_.ok()) {
+    return;  // nothing in or after a failed batch is acknowledged
+  }
+  if (flight.segment) {  // prepared: its segment's extent moves only now
+    if (!batch.items.empty()) {
+      flight.segment->end_lsn.store(batch.lsn_end);
+    }
+    flight.segment->readable_end.store(flight.end_position);
+    stats_.fsync_count += 1;
+  }
+  unsynced_bytes_ = batch.needs_sync ? 0 : unsynced_bytes_ + batch.bytes.size();
+  const std::uint64_t end = batch.items.empty() ? readable_lsn_ : batch.lsn_end;
+  CAIRN_ASSERT(end >= readable_lsn_);
+  readable_lsn_ = end;
+  if (batch.needs_sync) {
+    durable_lsn_ = readable_lsn_;
+  }
+  CAIRN_ASSERT(durable_lsn_ <= readable_lsn_ && readable_lsn_ <= next_lsn_);
+  for (const EventId& id : batch.ids) {
+    unindexed_ids_.erase(id);  // indexed when the batch was taken
+  }
+  if (durable_lsn_ < sync_wanted_) {
+    fill_.needs_sync = true;  // a waiter wants LSNs this batch did not sync
+  }
+  stats_.batch_count += 1;
+  stats_.bytes_written += batch.bytes.size();
+}
+
+// Stamps, chains and indexes the records of a batch that shares the flight
+// with others, and plans its writes. Under mu_, so batches are prepared in
+// LSN order; it only touches memory.
+void GroupCommitter::prepare(Flight& flight) {
+  Batch& batch = flight.batch;
   // Never overclaims: these LSNs were durable before any byte of the batch
   // was written.
+  const std::uint64_t stamp = durable_lsn_;
+  for (const Item& item : batch.items) {
+    CAIRN_ASSERT(!item.roll);
+    take_record(batch, item, stamp, flight.ops);
+  }
+  flight.segment = tail_;
+  flight.end_position = prepared_end_;
+}
+
+// Stamps one record with the durable LSN, extends the chain and the tail's
+// index with it, and adds it to the writes. Records are contiguous in the
+// buffer and in the file: one write each run.
+void GroupCommitter::take_record(Batch& batch, const Item& item, std::uint64_t stamp,
+                                 std::vector<io::WriteOp>& ops) {
+  CAIRN_ASSERT(item.position == prepared_end_);
+  CAIRN_ASSERT(item.position + item.bytes <= tail_->seal_position());
+  auto record = std::span(batch.bytes).subspan(item.offset, item.bytes);
+  const std::uint64_t checksum = format::restamp_prior_durable(record, tail_->seed, stamp);
+  chain_ = format::chain_step(chain_, checksum);
+  record_count_ += 1;
+  index_record(record, item.position);
+  if (!ops.empty() && ops.back().position + ops.back().bytes.size() == item.position &&
+      ops.back().bytes.data() + ops.back().bytes.size() == record.data()) {
+    ops.back().bytes = {ops.back().bytes.data(), ops.back().bytes.size() + item.bytes};
+  } else {
+    ops.push_back(io::WriteOp{item.position, record});
+  }
+  prepared_end_ = item.position + item.bytes;
+  if (prepared_end_ > tail_->header.segment_bytes / 2) {
+    preparer_.request();
+  }
+}
+
+// Writes a batch that is alone in flight: it may roll the segment, and it
+// may skip the fdatasync. Runs without mu_; nobody takes another batch
+// meanwhile, so it owns tail_, chain_, record_count_ and prepared_end_.
+Status GroupCommitter::commit_alone(Batch& batch) {
   const std::uint64_t stamp = durable_lsn();
   std::vector<io::WriteOp> ops;
-  std::uint64_t end_position = tail_->readable_end.load();
   for (const Item& item : batch.items) {
     if (item.roll) {
       CAIRN_TRY(roll(ops, item, stamp));
-      end_position = format::kSegmentHeaderBlockBytes;
+      prepared_end_ = format::kSegmentHeaderBlockBytes;
       continue;
     }
-    CAIRN_ASSERT(item.position == end_position);
-    CAIRN_ASSERT(item.position + item.bytes <= tail_->seal_position());
-    auto record = std::span(batch.bytes).subspan(item.offset, item.bytes);
-    const std::uint64_t checksum = format::restamp_prior_durable(record, tail_->seed, stamp);
-    chain_ = format::chain_step(chain_, checksum);
-    record_count_ += 1;
-    index_record(record, item.position);
-    // Records are contiguous in the buffer and in the file: one write each run.
-    if (!ops.empty() && ops.back().position + ops.back().bytes.size() == item.position &&
-        ops.back().bytes.data() + ops.back().bytes.size() == record.data()) {
-      ops.back().bytes = {ops.back().bytes.data(), ops.back().bytes.size() + item.bytes};
-    } else {
-      ops.push_back(io::WriteOp{item.position, record});
-    }
-    end_position = item.position + item.bytes;
-  }
-  if (end_position > tail_->header.segment_bytes / 2) {
-    preparer_.request();
-  }
-  // Durability::none batches skip the fdatasync, but unsynced bytes must
-  // stay within the write window, or recovery could not tell a torn tail
-  // from damage (SPEC.md section 10).
-  if (unsynced_bytes_ + batch.bytes.size() > config_.write_window_bytes) {
-    batch.needs_sync = true;
+    take_record(batch, item, stamp, ops);
   }
   if (batch.needs_sync) {
     CAIRN_TRY(tail_->file->write_and_sync(ops));
-    unsynced_bytes_ = 0;
     std::lock_guard lock(mu_);
     stats_.fsync_count += 1;
   } else {
     for (const auto& op : ops) {
       CAIRN_TRY(tail_->file->write_at(op.position, op.bytes));
-      unsynced_bytes_ += op.bytes.size();
     }
   }
   tail_->end_lsn.store(batch.items.empty() ? tail_->end_lsn.load() : batch.lsn_end);
-  tail_->readable_end.store(end_position);
+  tail_->readable_end.store(prepared_end_);
   return Status();
 }
 
@@ -514,7 +596,6 @@ Status GroupCommitter::roll(std::vector<io::WriteOp>& ops, const Item& item, std
   ops.push_back(io::WriteOp{tail_->seal_position(), seal_bytes});
   CAIRN_TRY(tail_->file->write_and_sync(ops));
   ops.clear();
-  unsynced_bytes_ = 0;
   {
     std::lock_guard lock(mu_);
     stats_.fsync_count += 1;
@@ -553,9 +634,10 @@ Result<format::ScanState> GroupCommitter::shut_down() {
     stopping_ = true;
   }
   work_cv_.notify_all();
-  if (thread_.joinable()) {
-    thread_.join();
+  for (std::thread& thread : threads_) {
+    thread.join();
   }
+  threads_.clear();
   preparer_.stop();
   // The committer drained the fill buffer before it stopped (it only stops
   // when nothing is left), unless it was poisoned.

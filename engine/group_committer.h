@@ -1,10 +1,17 @@
 // The write path: appenders encode their records into the fill buffer under a
-// short lock and get their LSNs at once; one leader at a time (a waiting
-// appender, or the background committer thread when nobody waits) takes the
-// buffer, stamps each record with the durable LSN, writes the batch and makes
-// it durable with one write_and_sync (linked writes + fdatasync on io_uring),
+// short lock and get their LSNs at once; a leader (a waiting appender, or the
+// background committer thread when nobody waits) takes the buffer as a batch,
+// stamps each record with the durable LSN, writes the batch and makes it
+// durable with one write_and_sync (linked writes + fdatasync on io_uring),
 // then publishes the new durable LSN and wakes the waiters. Appenders fill
-// the next buffer while the previous batch is being synced.
+// the next buffer while earlier batches are being synced, and up to
+// batches_in_flight batches are written and synced at once, by different
+// leaders, so that the device overlaps their fdatasyncs; they are published
+// strictly in LSN order, whatever order they complete in. Together they
+// never exceed the write window. A batch that rolls the segment or skips the
+// fdatasync (Durability::none) is alone in flight: a seal must not become
+// durable before the records it covers, and an unsynced batch relies on the
+// next batch's fdatasync, which must start after its writes ended.
 //
 // Invariants, asserted on every update:
 //   durable_lsn <= readable_lsn <= next_lsn (LSNs), and the fill buffer never
@@ -24,6 +31,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -50,6 +58,7 @@ struct CommitterConfig {
   std::size_t event_bytes_max = 0;
   std::size_t batch_bytes_max = 0;
   bool prepare_in_background = true;
+  std::size_t batches_in_flight = 1;
 };
 
 // Where the log ends when the committer starts.
@@ -141,12 +150,33 @@ class GroupCommitter {
                                     std::span<const NewEvent> events, Durability durability);
   Status wait_locked(std::unique_lock<std::mutex>& lock, std::uint64_t lsn_end);
 
+  // A batch from its leader taking it to its publication.
+  struct Flight {
+    Batch batch;
+    // Alone in flight: it rolls the segment or is not synced. Its leader
+    // runs commit_alone(); the others are prepared under mu_ (prepare())
+    // and only written outside it.
+    bool alone = false;
+    std::vector<io::WriteOp> ops;
+    std::shared_ptr<Segment> segment;  // where `ops` go
+    std::uint64_t end_position = 0;    // the segment's readable end after it
+    bool done = false;
+    Status status;
+  };
+
   bool has_work() const;
+  bool syncs(const Batch& batch) const;
+  bool needs_alone(const Batch& batch) const;
+  bool can_lead() const;
   void lead(std::unique_lock<std::mutex>& lock);
   void run();
-  Status commit(Batch& batch);
+  void prepare(Flight& flight);
+  void take_record(Batch& batch, const Item& item, std::uint64_t stamp,
+                   std::vector<io::WriteOp>& ops);
+  Status commit_alone(Batch& batch);
   Status roll(std::vector<io::WriteOp>& ops, const Item& item, std::uint64_t stamp);
-  void publish(const Batch& batch, const Status& status);
+  void publish_done();
+  void publish(Flight& flight);
 
   SegmentStore& store_;
   SegmentSet& segments_;
@@ -180,18 +210,24 @@ class GroupCommitter {
   std::unordered_map<EventId, std::uint64_t, EventIdHash> unindexed_ids_;
   Status poison_;
   bool stopping_ = false;
-  bool committer_exited_ = false;
-  bool committing_ = false;  // a leader is committing inflight_
+  bool committer_exited_ = false;  // every background committer has stopped
+  std::size_t running_committers_ = 0;
   CommitterStats stats_;
+  // Batches taken by leaders and not yet published, in LSN order, and the
+  // bytes they hold (with the fill buffer's, within the write window).
+  std::deque<std::unique_ptr<Flight>> flights_;
+  std::uint64_t flight_bytes_ = 0;
+  std::uint64_t unsynced_bytes_ = 0;  // written without fdatasync (Durability::none)
 
-  // Owned by the current leader (see lead()):
-  Batch inflight_;
+  // The tail and its record chain as of the batches taken so far. Guarded by
+  // mu_, except that the leader of a flight that is alone uses them without
+  // it (nobody else may take a batch meanwhile: see can_lead()).
   std::shared_ptr<Segment> tail_;
   std::uint64_t chain_;
   std::uint64_t record_count_;
-  std::uint64_t unsynced_bytes_ = 0;  // written without fdatasync (Durability::none)
+  std::uint64_t prepared_end_;  // position after the last record taken in tail_
 
-  std::thread thread_;
+  std::vector<std::thread> threads_;  // the background committers
 };
 
 }  // namespace cairn::engine

@@ -192,7 +192,8 @@ Status LogImpl::open() {
                          options_.index_interval_bytes,
                          options_.event_bytes_max,
                          options_.batch_bytes_max,
-                         options_.prepare_segments_in_background};
+                         options_.prepare_segments_in_background,
+                         options_.batches_in_flight};
   committer_ = std::make_unique<GroupCommitter>(
       *store_, segments_, *indexes_, config, std::move(tail),
       [this](std::string_view stream) { return resolve_head(stream); },

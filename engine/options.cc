@@ -56,6 +56,9 @@ Status validate_options(const LogOptions& o) {
                n(o.batch_bytes_max) + " bytes) with the header block and seal; need at least " +
                n(needed));
   }
+  if (o.batches_in_flight < 1 || o.batches_in_flight > 16) {
+    return bad("batches_in_flight must be 1..16, got " + n(o.batches_in_flight));
+  }
   if (o.index_interval_bytes == 0) {
     return bad("index_interval_bytes must be positive");
   }

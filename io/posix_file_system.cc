@@ -119,18 +119,21 @@ Status PosixFile::write_at(std::uint64_t position, std::span<const std::byte> by
 }
 
 Status PosixFile::write_run(std::span<const WriteOp> run) {
-  iov_.clear();
+  // Per thread, reused so the commit path does not allocate per batch; and
+  // several batches may be written at once (LogOptions::batches_in_flight).
+  thread_local std::vector<iovec> iov;
+  iov.clear();
   for (const WriteOp& op : run) {
     if (!op.bytes.empty()) {
       // iovec is shared with readv, hence non-const; pwritev does not write to it.
-      iov_.push_back(iovec{const_cast<std::byte*>(op.bytes.data()), op.bytes.size()});
+      iov.push_back(iovec{const_cast<std::byte*>(op.bytes.data()), op.bytes.size()});
     }
   }
   std::uint64_t position = run.empty() ? 0 : run.front().position;
   std::size_t next = 0;
-  while (next < iov_.size()) {
-    const int count = static_cast<int>(std::min<std::size_t>(iov_.size() - next, IOV_MAX));
-    const ssize_t n = ::pwritev(fd_, &iov_[next], count, static_cast<off_t>(position));
+  while (next < iov.size()) {
+    const int count = static_cast<int>(std::min<std::size_t>(iov.size() - next, IOV_MAX));
+    const ssize_t n = ::pwritev(fd_, &iov[next], count, static_cast<off_t>(position));
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -142,7 +145,7 @@ Status PosixFile::write_run(std::span<const WriteOp> run) {
       return Status::in_file(Errc::io_error, path_, at("pwritev", position) + ": wrote nothing");
     }
     position += static_cast<std::uint64_t>(n);
-    next = advance(iov_, next, static_cast<std::size_t>(n));
+    next = advance(iov, next, static_cast<std::size_t>(n));
   }
   return Status();
 }

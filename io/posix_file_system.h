@@ -54,8 +54,6 @@ class PosixFile : public File {
 
   int fd_;
   std::string path_;
-  // Reused by write_run so the commit path does not allocate per batch.
-  std::vector<iovec> iov_;
 };
 
 class PosixFileSystem : public FileSystem {

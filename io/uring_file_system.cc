@@ -4,9 +4,11 @@
 #include <liburing.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdint>
 #include <limits>
+#include <mutex>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -16,7 +18,7 @@ namespace cairn::io {
 
 namespace {
 
-// user_data of the fsync SQE; writes carry their index in UringFile::pieces_.
+// user_data of the fsync SQE; writes carry their index in Lane::pieces.
 constexpr std::uint64_t kFsyncTag = std::numeric_limits<std::uint64_t>::max();
 
 // The kernel writes at most MAX_RW_COUNT (just under 2 GiB) per call and
@@ -46,88 +48,117 @@ struct Failure {
   }
 };
 
+// One io_uring with the pieces of the batch it carries. A file has a few, so
+// that several batches can be in flight at once (the committer keeps up to
+// LogOptions::batches_in_flight); each lane is used by one caller at a time.
+struct Lane {
+  std::mutex mu;
+  bool ready = false;
+  io_uring ring{};
+  // Reused across batches so the commit path does not allocate.
+  std::vector<Piece> pieces;
+};
+
 class UringFile final : public PosixFile {
  public:
   UringFile(int fd, std::string path, unsigned ring_entries)
       : PosixFile(fd, std::move(path)), ring_entries_(ring_entries) {}
-  ~UringFile() override { reset_ring(); }
+  ~UringFile() override {
+    for (Lane& lane : lanes_) {
+      reset_ring(lane);
+    }
+  }
 
   Status write_and_sync(std::span<const WriteOp> ops) override;
 
  private:
-  Status ensure_ring();
-  void reset_ring();
-  void split(std::span<const WriteOp> ops);
-  Status submit_round(std::size_t first, std::size_t count, bool with_fsync);
-  Status submit_and_reap(unsigned count);
-  Status reap(unsigned count);
-  Status check(std::uint64_t tag, int res) const;
+  static constexpr std::size_t kLanes = 4;
+
+  Lane& take_lane(std::unique_lock<std::mutex>& lock);
+  Status ensure_ring(Lane& lane);
+  static void reset_ring(Lane& lane);
+  static void split(Lane& lane, std::span<const WriteOp> ops);
+  Status submit_round(Lane& lane, std::size_t first, std::size_t count, bool with_fsync);
+  Status submit_and_reap(Lane& lane, unsigned count);
+  Status reap(Lane& lane, unsigned count);
+  Status check(const Lane& lane, std::uint64_t tag, int res) const;
 
   unsigned ring_entries_;
-  bool ring_ready_ = false;
-  io_uring ring_{};
-  // Reused across batches so the commit path does not allocate.
-  std::vector<Piece> pieces_;
+  std::array<Lane, kLanes> lanes_;
 };
 
+// A free lane if there is one, else waits for the first.
+Lane& UringFile::take_lane(std::unique_lock<std::mutex>& lock) {
+  for (Lane& lane : lanes_) {
+    lock = std::unique_lock(lane.mu, std::try_to_lock);
+    if (lock.owns_lock()) {
+      return lane;
+    }
+  }
+  lock = std::unique_lock(lanes_[0].mu);
+  return lanes_[0];
+}
+
 Status UringFile::write_and_sync(std::span<const WriteOp> ops) {
-  CAIRN_TRY(ensure_ring());
-  split(ops);
+  std::unique_lock<std::mutex> lock;
+  Lane& lane = take_lane(lock);
+  CAIRN_TRY(ensure_ring(lane));
+  split(lane, ops);
   // A round fills the ring at most once, and each round completes before the
   // next is submitted; only the last round carries the fsync, so the fsync
   // still comes after every write of the batch.
-  const std::size_t capacity = ring_.sq.ring_entries;
+  const std::size_t capacity = lane.ring.sq.ring_entries;
   std::size_t first = 0;
   for (;;) {
-    const std::size_t left = pieces_.size() - first;
+    const std::size_t left = lane.pieces.size() - first;
     if (left + 1 <= capacity) {
-      return submit_round(first, left, /*with_fsync=*/true);
+      return submit_round(lane, first, left, /*with_fsync=*/true);
     }
     const std::size_t count = std::min(left, capacity);
-    CAIRN_TRY(submit_round(first, count, /*with_fsync=*/false));
+    CAIRN_TRY(submit_round(lane, first, count, /*with_fsync=*/false));
     first += count;
   }
 }
 
-Status UringFile::ensure_ring() {
-  if (ring_ready_) {
+Status UringFile::ensure_ring(Lane& lane) {
+  if (lane.ready) {
     return Status();
   }
   // Made on first use, not at open: readers and recovery open many files
   // that are never written through a batch.
-  const int ret = io_uring_queue_init(ring_entries_, &ring_, 0);
+  const int ret = io_uring_queue_init(ring_entries_, &lane.ring, 0);
   if (ret < 0) {
     return sys_error(path(), "io_uring_queue_init", -ret);
   }
-  ring_ready_ = true;
+  lane.ready = true;
   return Status();
 }
 
-void UringFile::reset_ring() {
-  if (ring_ready_) {
-    io_uring_queue_exit(&ring_);
-    ring_ready_ = false;
+void UringFile::reset_ring(Lane& lane) {
+  if (lane.ready) {
+    io_uring_queue_exit(&lane.ring);
+    lane.ready = false;
   }
 }
 
-void UringFile::split(std::span<const WriteOp> ops) {
-  pieces_.clear();
+void UringFile::split(Lane& lane, std::span<const WriteOp> ops) {
+  lane.pieces.clear();
   for (const WriteOp& op : ops) {
     for (std::size_t done = 0; done < op.bytes.size(); done += kMaxPieceBytes) {
       const std::size_t len = std::min(kMaxPieceBytes, op.bytes.size() - done);
-      pieces_.push_back(
+      lane.pieces.push_back(
           Piece{op.position + done, op.bytes.data() + done, static_cast<unsigned>(len)});
     }
   }
 }
 
-Status UringFile::submit_round(std::size_t first, std::size_t count, bool with_fsync) {
+Status UringFile::submit_round(Lane& lane, std::size_t first, std::size_t count, bool with_fsync) {
   const std::size_t end = first + count;
   for (std::size_t i = first; i < end; ++i) {
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    io_uring_sqe* sqe = io_uring_get_sqe(&lane.ring);
     CAIRN_ASSERT_MSG(sqe != nullptr,
                      "a round never exceeds the ring, which is empty between rounds");
-    const Piece& piece = pieces_[i];
+    const Piece& piece = lane.pieces[i];
     io_uring_prep_write(sqe, fd(), piece.data, piece.len, piece.position);
     io_uring_sqe_set_data64(sqe, i);
     // Linked, so a failed or short write cancels everything after it,
@@ -137,28 +168,28 @@ Status UringFile::submit_round(std::size_t first, std::size_t count, bool with_f
     }
   }
   if (with_fsync) {
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    io_uring_sqe* sqe = io_uring_get_sqe(&lane.ring);
     CAIRN_ASSERT_MSG(sqe != nullptr, "the last round leaves room for its fsync");
     io_uring_prep_fsync(sqe, fd(), IORING_FSYNC_DATASYNC);
     io_uring_sqe_set_data64(sqe, kFsyncTag);
   }
-  return submit_and_reap(static_cast<unsigned>(count + (with_fsync ? 1 : 0)));
+  return submit_and_reap(lane, static_cast<unsigned>(count + (with_fsync ? 1 : 0)));
 }
 
-Status UringFile::submit_and_reap(unsigned count) {
+Status UringFile::submit_and_reap(Lane& lane, unsigned count) {
   int ret = 0;
   do {
     // One io_uring_enter submits the round and waits for all of it.
-    ret = io_uring_submit_and_wait(&ring_, count);
+    ret = io_uring_submit_and_wait(&lane.ring, count);
     // A signal may interrupt the wait after the kernel took the SQEs; only
     // resubmit when it took none.
-  } while (ret == -EINTR && io_uring_sq_ready(&ring_) == count);
-  const unsigned taken = count - io_uring_sq_ready(&ring_);
-  Status status = reap(taken);
+  } while (ret == -EINTR && io_uring_sq_ready(&lane.ring) == count);
+  const unsigned taken = count - io_uring_sq_ready(&lane.ring);
+  Status status = reap(lane, taken);
   if (taken < count) {
     // The kernel refused some SQEs, which stay queued: drop the ring so they
     // never run (the next batch makes a new one) and fail the batch.
-    reset_ring();
+    reset_ring(lane);
     if (status.ok()) {
       const int err = ret < 0 ? -ret : 0;
       status = Status::in_file(Errc::io_error, path(),
@@ -170,20 +201,20 @@ Status UringFile::submit_and_reap(unsigned count) {
   return status;
 }
 
-Status UringFile::reap(unsigned count) {
+Status UringFile::reap(Lane& lane, unsigned count) {
   Failure worst;
   for (unsigned i = 0; i < count; ++i) {
     io_uring_cqe* cqe = nullptr;
     int ret = 0;
     do {
-      ret = io_uring_wait_cqe(&ring_, &cqe);
+      ret = io_uring_wait_cqe(&lane.ring, &cqe);
     } while (ret == -EINTR);
     // Returning with writes still in flight would let them land later from
     // buffers the caller may reuse; this fails only if our ring is broken.
     CAIRN_ASSERT_MSG(ret == 0, "io_uring_wait_cqe fails only on a broken ring");
     const std::uint64_t tag = io_uring_cqe_get_data64(cqe);
-    Failure failure{check(tag, cqe->res), tag};
-    io_uring_cqe_seen(&ring_, cqe);
+    Failure failure{check(lane, tag, cqe->res), tag};
+    io_uring_cqe_seen(&lane.ring, cqe);
     if (!failure.status.ok() && failure.explains_better_than(worst)) {
       worst = std::move(failure);
     }
@@ -194,11 +225,11 @@ Status UringFile::reap(unsigned count) {
 // Every completion is checked: an error, a cancellation and a short write
 // all fail the batch (a short write inside a linked chain has already
 // cancelled the rest of it).
-Status UringFile::check(std::uint64_t tag, int res) const {
+Status UringFile::check(const Lane& lane, std::uint64_t tag, int res) const {
   const bool is_fsync = tag == kFsyncTag;
   const std::string what = is_fsync
                                ? std::string("fdatasync (io_uring)")
-                               : "write (io_uring) at " + std::to_string(pieces_[tag].position);
+                               : "write (io_uring) at " + std::to_string(lane.pieces[tag].position);
   if (res == -ECANCELED) {
     return Status::in_file(Errc::io_error, path(),
                            what + ": cancelled because an earlier linked operation failed",
@@ -207,10 +238,10 @@ Status UringFile::check(std::uint64_t tag, int res) const {
   if (res < 0) {
     return sys_error(path(), what, -res);
   }
-  if (!is_fsync && static_cast<unsigned>(res) != pieces_[tag].len) {
+  if (!is_fsync && static_cast<unsigned>(res) != lane.pieces[tag].len) {
     return Status::in_file(Errc::io_error, path(),
                            what + ": short write (" + std::to_string(res) + " of " +
-                               std::to_string(pieces_[tag].len) + " bytes)");
+                               std::to_string(lane.pieces[tag].len) + " bytes)");
   }
   return Status();
 }

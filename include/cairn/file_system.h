@@ -35,8 +35,10 @@ struct WriteOp {
 };
 
 // One open file. Thread safety: read_at() may be called from any number of
-// threads at once, also while one thread writes; every other call must come
-// from one thread at a time (the log's committer).
+// threads at once, also while others write; write_at() and write_and_sync()
+// may be called from several threads at once for disjoint byte ranges (the
+// log keeps several batches in flight); every other call must come from one
+// thread at a time (the log's committer).
 class File {
  public:
   virtual ~File() = default;
