@@ -114,6 +114,9 @@ std::unique_ptr<Peer> make_peer_by_name(const std::string& name) {
   if (name == "cairn") {
     return make_cairn_peer();
   }
+  if (name == "cairn-1") {
+    return make_cairn_single_flight_peer();
+  }
 #endif
   if (name == "raw") {
     return make_raw_peer();

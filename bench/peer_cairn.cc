@@ -23,15 +23,23 @@ cairn::ExpectedVersion expected_for(std::uint64_t version) {
                       : cairn::ExpectedVersion::exact(version - 1);
 }
 
+// in_flight 0: the default LogOptions::batches_in_flight ("cairn"); else
+// that many ("cairn-1" shows what keeping several batches in flight gains).
 class CairnPeer final : public Peer {
  public:
+  explicit CairnPeer(std::uint32_t in_flight) : in_flight_(in_flight) {}
   ~CairnPeer() override { close(); }
 
-  std::string name() const override { return "cairn"; }
+  std::string name() const override {
+    return in_flight_ == 0 ? "cairn" : "cairn-" + std::to_string(in_flight_);
+  }
   std::string describe() const override {
     std::string backend = log_ ? log_->stats().backend : backend_;
-    return "Cairn (backend " + (backend.empty() ? std::string("?") : backend) +
-           "), default LogOptions, Durability::sync per append (async + wait_durable "
+    const std::string options =
+        in_flight_ == 0 ? "default LogOptions"
+                        : "LogOptions with batches_in_flight = " + std::to_string(in_flight_);
+    return "Cairn (backend " + (backend.empty() ? std::string("?") : backend) + "), " + options +
+           ", Durability::sync per append (async + wait_durable "
            "for pipelined); replay: read_from(0), checksums verified";
   }
   bool replay_verifies_checksums() const override { return true; }
@@ -41,6 +49,9 @@ class CairnPeer final : public Peer {
     o.directory = options.directory + "/log";
     o.create_if_missing = true;
     o.durability = cairn::Durability::sync;
+    if (in_flight_ != 0) {
+      o.batches_in_flight = in_flight_;
+    }
     if (options.segment_bytes != 0) {
       o.segment_bytes = options.segment_bytes;
       // A segment must hold one largest record: small segments (opentime in
@@ -201,6 +212,7 @@ class CairnPeer final : public Peer {
 
   std::unique_ptr<cairn::Log> log_;
   std::string backend_;
+  std::uint32_t in_flight_;
   // Scratch for append_run(), per thread (append_many() runs on many).
   static thread_local std::vector<cairn::NewEvent> run_;
 };
@@ -209,6 +221,7 @@ thread_local std::vector<cairn::NewEvent> CairnPeer::run_;
 
 }  // namespace
 
-std::unique_ptr<Peer> make_cairn_peer() { return std::make_unique<CairnPeer>(); }
+std::unique_ptr<Peer> make_cairn_peer() { return std::make_unique<CairnPeer>(0); }
+std::unique_ptr<Peer> make_cairn_single_flight_peer() { return std::make_unique<CairnPeer>(1); }
 
 }  // namespace cairn_bench
