@@ -101,9 +101,13 @@ Status SegmentReader::damage(const format::RecordScanner& scanner) const {
 // the end of the readable log.
 Result<bool> SegmentReader::next_record() {
   while (segment_) {
-    limit_ = limit_fn_();
+    // The limit only grows: ask again (a lock in the committer) only when
+    // the reader has reached the last value seen, not for every record.
     if (state_.next_lsn >= limit_) {
-      return false;
+      limit_ = limit_fn_();
+      if (state_.next_lsn >= limit_) {
+        return false;
+      }
     }
     const std::uint64_t readable_end = segment_->readable_end.load(std::memory_order_acquire);
     const bool sealed = segment_->sealed.load(std::memory_order_acquire);

@@ -26,6 +26,9 @@ inline LogOptions small_options(std::shared_ptr<io::FileSystem> fs, const std::s
   o.batch_bytes_max = 8 << 10;
   o.write_window_bytes = 16 << 10;
   o.prepare_segments_in_background = false;
+  // Not the default (1): the crash and concurrency tests exercise batches
+  // published in order while later ones are in flight.
+  o.batches_in_flight = 2;
   return o;
 }
 
