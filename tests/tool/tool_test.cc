@@ -83,6 +83,20 @@ std::vector<std::pair<std::uint64_t, std::string>> read_events(const std::string
   return events;
 }
 
+// `read` is the real tool's `read --format jsonl` of `dir` after a writer
+// stopped: the log must hold every LSN it printed as durable, each event
+// "event-<LSN>", and verify with at most a torn tail.
+void check_holds_printed(const std::string& dir, const RunResult& read, std::size_t printed) {
+  REQUIRE(read.code == 0);
+  const auto events = read_events(read.out);
+  REQUIRE(events.size() >= printed);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    CHECK(events[i].first == i);
+    CHECK(events[i].second == "event-" + std::to_string(i));
+  }
+  CHECK(run({"verify", dir}).code <= 1);
+}
+
 void check_prefix(const std::string& read_output, std::uint64_t count) {
   const auto events = read_events(read_output);
   REQUIRE(events.size() == count);
@@ -448,15 +462,7 @@ TEST_CASE("append: a full disk exits 5, a failed write or fdatasync 8; printed L
     CHECK(lsns.size() < static_cast<std::size_t>(kLines));
     for (std::size_t i = 0; i < lsns.size(); ++i) REQUIRE(lsns[i] == std::to_string(i));
     // The real tool reopens the log (recovery) and finds every printed LSN.
-    const RunResult read = run({"read", dir, "--format", "jsonl"});
-    REQUIRE(read.code == 0);
-    const auto events = read_events(read.out);
-    REQUIRE(events.size() >= lsns.size());
-    for (std::size_t i = 0; i < events.size(); ++i) {
-      CHECK(events[i].first == i);
-      CHECK(events[i].second == "event-" + std::to_string(i));
-    }
-    CHECK(run({"verify", dir}).code <= 1);
+    check_holds_printed(dir, run({"read", dir, "--format", "jsonl"}), lsns.size());
   }
 }
 
@@ -668,14 +674,7 @@ TEST_CASE("kill during append: every LSN printed before SIGKILL is in the log wi
     if (lsns.empty() && read.code == 2) {
       continue;  // killed while creating the log: no log yet, nothing acknowledged
     }
-    REQUIRE(read.code == 0);
-    const auto events = read_events(read.out);
-    REQUIRE(events.size() >= lsns.size());
-    for (std::size_t i = 0; i < events.size(); ++i) {
-      CHECK(events[i].first == i);
-      CHECK(events[i].second == "event-" + std::to_string(i));
-    }
-    CHECK(run({"verify", dir}).code <= 1);
+    check_holds_printed(dir, read, lsns.size());
   }
 }
 
