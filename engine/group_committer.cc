@@ -410,8 +410,7 @@ bool GroupCommitter::can_lead() const {
     return true;
   }
   return flights_.size() < config_.batches_in_flight && !flights_.front()->alone &&
-         !needs_alone(fill_) &&
-         flight_bytes_ + fill_.bytes.size() <= config_.write_window_bytes;
+         !needs_alone(fill_) && flight_bytes_ + fill_.bytes.size() <= config_.write_window_bytes;
 }
 
 // Takes the fill buffer as one batch and commits it. Called under mu_ by a
@@ -525,6 +524,7 @@ void GroupCommitter::prepare(Flight& flight) {
   }
   flight.segment = tail_;
   flight.end_position = prepared_end_;
+  request_next_segment();
 }
 
 // Stamps one record with the durable LSN, extends the chain and the tail's
@@ -546,6 +546,11 @@ void GroupCommitter::take_record(Batch& batch, const Item& item, std::uint64_t s
     ops.push_back(io::WriteOp{item.position, record});
   }
   prepared_end_ = item.position + item.bytes;
+}
+
+// Once the tail is half full, the next segment is prepared in the
+// background. Asked once per batch (it takes the preparer's lock).
+void GroupCommitter::request_next_segment() {
   if (prepared_end_ > tail_->header.segment_bytes / 2) {
     preparer_.request();
   }
@@ -565,6 +570,7 @@ Status GroupCommitter::commit_alone(Batch& batch) {
     }
     take_record(batch, item, stamp, ops);
   }
+  request_next_segment();
   if (batch.needs_sync) {
     CAIRN_TRY(tail_->file->write_and_sync(ops));
     std::lock_guard lock(mu_);

@@ -173,6 +173,7 @@ class GroupCommitter {
   void prepare(Flight& flight);
   void take_record(Batch& batch, const Item& item, std::uint64_t stamp,
                    std::vector<io::WriteOp>& ops);
+  void request_next_segment();
   Status commit_alone(Batch& batch);
   Status roll(std::vector<io::WriteOp>& ops, const Item& item, std::uint64_t stamp);
   void publish_done();
