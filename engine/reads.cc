@@ -112,7 +112,7 @@ Result<std::unique_ptr<LogReader>> open_global_source(const ReadContext& context
 bool EventFilter::matches(const EventView& event) const {
   return (stream.empty() || event.stream == stream) &&
          (stream_prefix.empty() || event.stream.starts_with(stream_prefix)) &&
-         (event_type.empty() || event.type == event_type);
+         (event_type.empty() || event.type == event_type) && event.version >= min_version;
 }
 
 Result<std::unique_ptr<LogReader>> make_reader(const ReadContext& context,

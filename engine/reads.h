@@ -31,11 +31,13 @@ struct ReadContext {
 };
 
 // The filters of ReadOptions and SubscribeOptions: exact stream, stream-name
-// prefix (a category), exact event type. An empty field matches every event.
+// prefix (a category), exact event type, and (subscriptions from a stream
+// version) the lowest stream version. An empty field matches every event.
 struct EventFilter {
   std::string stream;
   std::string stream_prefix;
   std::string event_type;
+  std::uint64_t min_version = 0;
   bool matches(const EventView& event) const;
 };
 

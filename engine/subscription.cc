@@ -42,12 +42,13 @@ void SubscriptionRegistry::close() {
 }
 
 SubscriptionImpl::SubscriptionImpl(const ReadContext& context, const SubscribeOptions& options,
-                                   EventHandler handler)
+                                   std::uint64_t from_lsn, EventHandler handler)
     : context_(context),
-      from_lsn_(options.from_lsn),
-      filter_{options.stream, options.stream_prefix, options.event_type},
+      from_lsn_(from_lsn),
+      filter_{options.stream, options.stream_prefix, options.event_type,
+              options.from_version.value_or(0)},
       handler_(std::move(handler)),
-      position_(options.from_lsn) {}
+      position_(from_lsn) {}
 
 SubscriptionImpl::~SubscriptionImpl() {
   stop();
@@ -161,6 +162,42 @@ void SubscriptionImpl::wait_for_events(std::uint64_t next_lsn) {
   wake_cv_.wait_until(lock, deadline, [this] { return stopping_.load(); });
 }
 
+namespace {
+
+// The LSN a subscription from a stream version starts at: the version's LSN
+// when it is readable, else the durable end taken BEFORE the stream read, so
+// that a version made durable in between is still at or after the start.
+// Every later version has a larger LSN, and the filter's min_version drops
+// the stream's older events that lie between the start and the version.
+Result<std::uint64_t> version_start_lsn(const ReadContext& context,
+                                        const SubscribeOptions& options) {
+  const std::uint64_t durable_end = context.committer->durable_lsn();
+  ReadOptions read;
+  read.stream = options.stream;
+  read.from_version = *options.from_version;
+  read.limit = 1;
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, make_reader(context, read));
+  EventView first;
+  CAIRN_ASSIGN_OR_RETURN(bool found, reader->next(first));
+  return found ? std::min(first.lsn, durable_end) : durable_end;
+}
+
+Result<std::uint64_t> start_lsn(const ReadContext& context, const SubscribeOptions& options) {
+  if (!options.from_version) {
+    return options.from_lsn;
+  }
+  if (options.stream.empty()) {
+    return Status::error(Errc::invalid_argument, "subscribe: from_version needs a stream");
+  }
+  if (options.from_lsn != 0) {
+    return Status::error(Errc::invalid_argument,
+                         "subscribe: give from_lsn or from_version, not both");
+  }
+  return version_start_lsn(context, options);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Subscription>> make_subscription(const ReadContext& context,
                                                         const SubscribeOptions& options,
                                                         EventHandler handler) {
@@ -168,7 +205,9 @@ Result<std::unique_ptr<Subscription>> make_subscription(const ReadContext& conte
     return Status::error(Errc::invalid_argument, "subscribe: no handler");
   }
   CAIRN_ASSERT_MSG(context.subscriptions != nullptr, "the Log tracks its subscriptions");
-  auto subscription = std::make_unique<SubscriptionImpl>(context, options, std::move(handler));
+  CAIRN_ASSIGN_OR_RETURN(std::uint64_t from_lsn, start_lsn(context, options));
+  auto subscription =
+      std::make_unique<SubscriptionImpl>(context, options, from_lsn, std::move(handler));
   if (!context.subscriptions->add(subscription.get())) {
     return Status::error(Errc::closed, "subscribe: the log is closed");
   }

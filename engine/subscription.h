@@ -40,8 +40,10 @@ class SubscriptionRegistry {
 
 class SubscriptionImpl final : public Subscription {
  public:
+  // `from_lsn` is where the catch-up starts: options.from_lsn, or where
+  // options.from_version was found (make_subscription resolves it).
   SubscriptionImpl(const ReadContext& context, const SubscribeOptions& options,
-                   EventHandler handler);
+                   std::uint64_t from_lsn, EventHandler handler);
   ~SubscriptionImpl() override;
 
   // Starts the thread, unless the subscription was stopped already.

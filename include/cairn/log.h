@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -159,8 +160,8 @@ class Subscription {
   // The LSN after the last event the subscription has passed (handed to the
   // handler, or skipped by its filters). To checkpoint, store it together
   // with the projection's state, in the same transaction of the
-  // application's store; resume with SubscribeOptions::from_lsn = it. To
-  // start from a stream version, find its LSN with a stream read first.
+  // application's store; resume with SubscribeOptions::from_lsn = it (and
+  // the same filters; from_version is only for the first start).
   virtual std::uint64_t position() const = 0;
   // OK while running; the error that ended it otherwise (e.g. corruption).
   virtual Status status() const = 0;
@@ -169,6 +170,13 @@ class Subscription {
 struct SubscribeOptions {
   std::uint64_t from_lsn = 0;
   std::string stream;         // only this stream (empty = all)
+  // With `stream` set: start at this version of the stream instead of an
+  // LSN (from_lsn must then be 0), delivering the stream's events with
+  // version >= from_version. A version not written yet is waited for. The
+  // start is found through the stream index; the catch-up then reads the
+  // global log from there (events of other streams are skipped, not handed
+  // over).
+  std::optional<std::uint64_t> from_version;
   std::string stream_prefix;  // only streams with this prefix
   std::string event_type;     // only this type
 };
