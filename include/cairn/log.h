@@ -169,7 +169,7 @@ class Subscription {
 
 struct SubscribeOptions {
   std::uint64_t from_lsn = 0;
-  std::string stream;         // only this stream (empty = all)
+  std::string stream;  // only this stream (empty = all)
   // With `stream` set: start at this version of the stream instead of an
   // LSN (from_lsn must then be 0), delivering the stream's events with
   // version >= from_version. A version not written yet is waited for. The
