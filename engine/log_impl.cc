@@ -90,7 +90,7 @@ class LogImpl final : public Log {
   Result<std::vector<Event>> read_events(std::uint64_t lsn, std::size_t count);
   void notice(const std::string& line);
   ReadContext read_context() {
-    return ReadContext{&segments_, committer_.get(), indexes_.get(), subscriptions_};
+    return ReadContext{&segments_, committer_.get(), indexes_.get(), subscriptions_, fs_.get()};
   }
 
   LogOptions options_;

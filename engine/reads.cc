@@ -91,8 +91,8 @@ Result<std::unique_ptr<LogReader>> open_stream_source(const ReadContext& context
   if (options.direction == Direction::backward) {
     CAIRN_ASSIGN_OR_RETURN(end, backward_lsn_end(context, options, kFromEnd));
   }
-  return make_indexed_stream_reader(*context.segments, *context.indexes, options.stream,
-                                    options.from_version, options.direction, end);
+  return make_indexed_stream_reader(*context.fs, *context.segments, *context.indexes,
+                                    options.stream, options.from_version, options.direction, end);
 }
 
 Result<std::unique_ptr<LogReader>> open_global_source(const ReadContext& context,

@@ -28,6 +28,8 @@ struct ReadContext {
   // The log's live subscriptions, which it stops before it closes. Shared:
   // a Subscription object may outlive the Log.
   std::shared_ptr<SubscriptionRegistry> subscriptions;
+  // The file system the segments were opened with (batched reads).
+  io::FileSystem* fs = nullptr;
 };
 
 // The filters of ReadOptions and SubscribeOptions: exact stream, stream-name

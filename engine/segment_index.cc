@@ -32,6 +32,7 @@ SegmentIndex::SegmentIndex(std::uint64_t log_id, std::uint64_t base_lsn,
 SegmentIndex::SegmentIndex(format::IndexFile file, bool growable)
     : file_(std::move(file)), sealed_(!growable) {
   if (!growable) {
+    directory_ = format::StreamDirectory(file_.streams);
     return;
   }
   for (const auto& e : file_.streams) {
@@ -124,10 +125,8 @@ std::vector<format::StreamEntry> SegmentIndex::stream_records(std::uint64_t hash
   if (!format::bloom_may_contain(file_.bloom, hash)) {
     return {};
   }
-  auto [lo, hi] = std::equal_range(
-      file_.streams.begin(), file_.streams.end(), format::StreamEntry{hash, 0, 0, 0},
-      [](const auto& a, const auto& b) { return a.stream_hash < b.stream_hash; });
-  return {lo, hi};
+  const auto found = directory_.find(file_.streams, hash);
+  return {found.begin(), found.end()};
 }
 
 std::optional<std::uint64_t> SegmentIndex::find_id(const EventId& id) const {
@@ -169,7 +168,8 @@ std::size_t SegmentIndex::memory_bytes() const {
   std::shared_lock lock(mu_);
   std::size_t bytes = file_.sparse.capacity() * sizeof(format::SparseEntry) +
                       file_.streams.capacity() * sizeof(format::StreamEntry) +
-                      file_.ids.capacity() * sizeof(format::IdEntry) + file_.bloom.capacity() * 8;
+                      file_.ids.capacity() * sizeof(format::IdEntry) + file_.bloom.capacity() * 8 +
+                      directory_.memory_bytes();
   for (const auto& [hash, entries] : tail_streams_) {
     bytes += 48 + entries.capacity() * sizeof(format::StreamEntry);
   }

@@ -66,6 +66,7 @@ class SegmentIndex {
   mutable std::shared_mutex mu_;
   format::IndexFile file_;  // sparse always; streams/ids sorted only when sealed
   bool sealed_ = false;
+  format::StreamDirectory directory_;  // over file_.streams, when sealed
   std::uint64_t next_sparse_position_ = 0;
   // The tail's stream and id tables, appended in LSN order.
   std::unordered_map<std::uint64_t, std::vector<format::StreamEntry>> tail_streams_;

@@ -3,6 +3,7 @@
 #include <cairn/assert.h>
 
 #include <algorithm>
+#include <deque>
 
 #include "engine/segment_index.h"
 #include "format/index_file.h"
@@ -22,15 +23,25 @@ struct StreamRecord {
   std::uint32_t count;
 };
 
-// A first read of this many bytes holds most records whole; a larger record
-// is read again at its full size.
-constexpr std::size_t kFirstReadBytes = 4096;
+// The first read of a record is this many bytes, or the size of the
+// largest record of the stream read so far (one stream's events tend to be
+// alike), at most kSlotBytesMax. A larger record is read again at its full
+// size. Measured: 4 KiB per first read made copying pages a quarter of a
+// stream read of 200-byte events.
+constexpr std::size_t kFirstReadBytes = 512;
+constexpr std::size_t kSlotBytesMax = 16u << 10;
+// Records are read in groups through FileSystem::read_many (one system call
+// per group with io_uring): 4 first, so a read with a small limit reads
+// little, doubling up to 64.
+constexpr std::size_t kFirstGroup = 4;
+constexpr std::size_t kGroupMax = 64;
 
 class IndexedStreamReader final : public LogReader {
  public:
-  IndexedStreamReader(std::vector<StreamRecord> records, std::string stream,
+  IndexedStreamReader(io::FileSystem& fs, std::vector<StreamRecord> records, std::string stream,
                       std::uint64_t from_version, bool forward)
-      : records_(std::move(records)),
+      : fs_(fs),
+        records_(std::move(records)),
         stream_(std::move(stream)),
         from_version_(from_version),
         forward_(forward) {}
@@ -38,33 +49,51 @@ class IndexedStreamReader final : public LogReader {
   Result<bool> next(EventView& out) override {
     while (true) {
       if (pending_ < events_.size()) {
-        out = events_[forward_ ? pending_ : events_.size() - 1 - pending_];
-        ++pending_;
+        out = events_[pending_++];
         return true;
       }
       if (next_record_ == records_.size()) {
         return false;
       }
-      CAIRN_TRY(load(records_[next_record_++]));
+      CAIRN_TRY(load_group());
     }
   }
 
  private:
-  // Reads and verifies one record and keeps its events of the stream
-  // within the version bound.
-  Status load(const StreamRecord& r) {
+  // Reads the next group of records at once and keeps their events of the
+  // stream within the version bound, in the order next() hands them out.
+  Status load_group() {
     events_.clear();
+    large_.clear();
     pending_ = 0;
-    std::size_t want = kFirstReadBytes;
+    const std::size_t count = std::min(group_, records_.size() - next_record_);
+    group_ = std::min(group_ * 2, kGroupMax);
+    const std::span<const StreamRecord> group(records_.data() + next_record_, count);
+    next_record_ += count;
+    const std::size_t slot = slot_bytes_;
+    buffer_.resize(count * slot);
+    ops_.resize(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      ops_[i] = io::ReadOp{group[i].segment->file.get(), group[i].position,
+                           std::span(buffer_).subspan(i * slot, slot)};
+    }
+    CAIRN_TRY(fs_.read_many(ops_));
+    for (std::size_t i = 0; i < count; ++i) {
+      CAIRN_TRY(load(group[i], std::span(buffer_).subspan(i * slot, ops_[i].got)));
+    }
+    return Status();
+  }
+
+  // Verifies one record from the bytes read for it (reading it again whole
+  // if it is larger) and keeps its events.
+  Status load(const StreamRecord& r, std::span<const std::byte> bytes) {
     for (int attempt = 0; attempt < 2; ++attempt) {
-      buffer_.resize(want);
-      CAIRN_ASSIGN_OR_RETURN(std::size_t got, r.segment->file->read_at(r.position, buffer_));
-      const std::span<const std::byte> bytes = std::span(buffer_).first(got);
       const format::ScanState state{r.position, r.lsn, 0, 0};
       format::RecordScanner scanner(bytes, r.position, r.segment->seed, r.segment->base_lsn(),
                                     state);
       format::RecordView view;
       if (scanner.next(view)) {
+        slot_bytes_ = std::clamp(view.record_bytes, slot_bytes_, kSlotBytesMax);
         return keep(view, r);
       }
       if (scanner.stop() != format::ScanStop::short_data || attempt == 1) {
@@ -72,7 +101,10 @@ class IndexedStreamReader final : public LogReader {
                           std::string("indexed record does not verify: ") +
                               format::scan_stop_name(scanner.stop()));
       }
-      want = format::record_bytes(format::load_record_header(buffer_.data()).body_bytes);
+      std::vector<std::byte>& whole = large_.emplace_back(
+          format::record_bytes(format::load_record_header(bytes.data()).body_bytes));
+      CAIRN_ASSIGN_OR_RETURN(std::size_t got, r.segment->file->read_at(r.position, whole));
+      bytes = std::span(whole).first(got);
     }
     return Status();
   }
@@ -86,22 +118,31 @@ class IndexedStreamReader final : public LogReader {
       return Status::at(Errc::corruption, r.segment->path, r.position,
                         "index entry does not match its record");
     }
+    const std::size_t first = events_.size();
     EventView event;
     while (batch.next(event)) {
       if (forward_ ? event.version >= from_version_ : event.version <= from_version_) {
         events_.push_back(event);
       }
     }
+    if (!forward_) {
+      std::reverse(events_.begin() + static_cast<std::ptrdiff_t>(first), events_.end());
+    }
     return Status();
   }
 
+  io::FileSystem& fs_;
   std::vector<StreamRecord> records_;
   const std::string stream_;
   const std::uint64_t from_version_;
   const bool forward_;
   std::size_t next_record_ = 0;
-  std::vector<std::byte> buffer_;
-  std::vector<EventView> events_;  // views into buffer_
+  std::size_t group_ = kFirstGroup;
+  std::size_t slot_bytes_ = kFirstReadBytes;
+  std::vector<std::byte> buffer_;             // the group's first reads, one slot each
+  std::vector<io::ReadOp> ops_;               // reused across groups
+  std::deque<std::vector<std::byte>> large_;  // records larger than their slot
+  std::vector<EventView> events_;             // views into buffer_ and large_
   std::size_t pending_ = 0;
 };
 
@@ -116,8 +157,8 @@ Result<std::shared_ptr<SegmentIndex>> index_of(Segment& segment, IndexStore& ind
 }  // namespace
 
 Result<std::unique_ptr<LogReader>> make_indexed_stream_reader(
-    const SegmentSet& segments, IndexStore& indexes, std::string stream, std::uint64_t from_version,
-    Direction direction, std::uint64_t readable_lsn) {
+    io::FileSystem& fs, const SegmentSet& segments, IndexStore& indexes, std::string stream,
+    std::uint64_t from_version, Direction direction, std::uint64_t readable_lsn) {
   const std::uint64_t hash = format::stream_hash(stream);
   const bool forward = direction == Direction::forward;
   std::vector<StreamRecord> records;
@@ -144,7 +185,7 @@ Result<std::unique_ptr<LogReader>> make_indexed_stream_reader(
     std::reverse(records.begin(), records.end());
   }
   return std::unique_ptr<LogReader>(std::make_unique<IndexedStreamReader>(
-      std::move(records), std::move(stream), from_version, forward));
+      fs, std::move(records), std::move(stream), from_version, forward));
 }
 
 }  // namespace cairn::engine

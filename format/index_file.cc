@@ -13,14 +13,27 @@
 namespace cairn::format {
 namespace {
 
-std::size_t bloom_bits(std::size_t words) { return words * 64; }
+constexpr std::uint64_t kBloomBlockBits = kBloomBlockWords * 64;
+
+// The first word of the block of `hash`: the high 32 bits of the hash pick
+// the block (multiply-shift, no division); the low 32 bits pick the probes.
+std::size_t bloom_block(std::size_t words, std::uint64_t hash) {
+  const std::uint64_t blocks = words / kBloomBlockWords;
+  return static_cast<std::size_t>(((hash >> 32) * blocks) >> 32) * kBloomBlockWords;
+}
+
+// The i-th probe's bit within the block (double hashing).
+std::uint64_t bloom_bit(std::uint64_t hash, std::size_t i) {
+  const std::uint64_t low = hash & 0xFFFF'FFFFull;
+  const std::uint64_t step = (low >> 16) | 1;
+  return (low + i * step) % kBloomBlockBits;
+}
 
 void bloom_add(std::vector<std::uint64_t>& bloom, std::uint64_t hash) {
-  const std::uint64_t bits = bloom_bits(bloom.size());
-  const std::uint64_t step = (hash >> 33) | 1;  // double hashing from one 64-bit hash
+  std::uint64_t* block = bloom.data() + bloom_block(bloom.size(), hash);
   for (std::size_t i = 0; i < kBloomProbes; ++i) {
-    const std::uint64_t bit = (hash + i * step) % bits;
-    bloom[bit / 64] |= std::uint64_t{1} << (bit % 64);
+    const std::uint64_t bit = bloom_bit(hash, i);
+    block[bit / 64] |= std::uint64_t{1} << (bit % 64);
   }
 }
 
@@ -114,7 +127,9 @@ void finish_index(IndexFile& f) {
   for (std::size_t i = 0; i < f.streams.size(); ++i) {
     distinct += (i == 0 || f.streams[i].stream_hash != f.streams[i - 1].stream_hash) ? 1 : 0;
   }
-  f.bloom.assign(std::max<std::size_t>(1, (distinct * kBloomBitsPerKey + 63) / 64), 0);
+  const std::size_t blocks = std::max<std::size_t>(
+      1, (distinct * kBloomBitsPerKey + kBloomBlockBits - 1) / kBloomBlockBits);
+  f.bloom.assign(blocks * kBloomBlockWords, 0);
   for (const auto& e : f.streams) {
     bloom_add(f.bloom, e.stream_hash);
   }
@@ -124,15 +139,53 @@ bool bloom_may_contain(std::span<const std::uint64_t> bloom, std::uint64_t hash)
   if (bloom.empty()) {
     return true;
   }
-  const std::uint64_t bits = bloom_bits(bloom.size());
-  const std::uint64_t step = (hash >> 33) | 1;
+  const std::uint64_t* block = bloom.data() + bloom_block(bloom.size(), hash);
   for (std::size_t i = 0; i < kBloomProbes; ++i) {
-    const std::uint64_t bit = (hash + i * step) % bits;
-    if ((bloom[bit / 64] & (std::uint64_t{1} << (bit % 64))) == 0) {
+    const std::uint64_t bit = bloom_bit(hash, i);
+    if ((block[bit / 64] & (std::uint64_t{1} << (bit % 64))) == 0) {
       return false;
     }
   }
   return true;
+}
+
+StreamDirectory::StreamDirectory(std::span<const StreamEntry> streams) {
+  CAIRN_ASSERT_MSG(streams.size() < (1ull << 32), "a segment's stream table fits u32 positions");
+  while (bits_ < 24 && (std::size_t{1} << bits_) * 8 < streams.size()) {
+    ++bits_;
+  }
+  const std::size_t buckets = std::size_t{1} << bits_;
+  starts_.assign(buckets + 1, static_cast<std::uint32_t>(streams.size()));
+  // Walk the sorted table once; every bucket up to an entry's own starts at
+  // or before it.
+  std::size_t next_bucket = 0;
+  for (std::size_t i = 0; i < streams.size(); ++i) {
+    const std::size_t b = bucket(streams[i].stream_hash);
+    CAIRN_ASSERT_MSG(b + 1 >= next_bucket, "stream table sorted by hash");
+    for (; next_bucket <= b; ++next_bucket) {
+      starts_[next_bucket] = static_cast<std::uint32_t>(i);
+    }
+  }
+}
+
+std::span<const StreamEntry> StreamDirectory::find(std::span<const StreamEntry> streams,
+                                                   std::uint64_t hash) const {
+  if (starts_.empty()) {
+    return {};
+  }
+  CAIRN_ASSERT(starts_.back() == streams.size());
+  const std::size_t b = bucket(hash);
+  // A binary search within the bucket: a few adjacent entries when hashes
+  // are uniform, and O(log n) even when they are not.
+  const auto lo = streams.begin() + starts_[b];
+  const auto hi = streams.begin() + starts_[b + 1];
+  const auto first = std::lower_bound(
+      lo, hi, hash, [](const StreamEntry& e, std::uint64_t h) { return e.stream_hash < h; });
+  auto end = first;
+  while (end != streams.end() && end->stream_hash == hash) {
+    ++end;
+  }
+  return {first, end};
 }
 
 std::vector<std::byte> encode_index(const IndexFile& f) {
@@ -142,7 +195,7 @@ std::vector<std::byte> encode_index(const IndexFile& f) {
   std::vector<std::byte> out(kIndexHeaderBytes + kIndexTableBytes + body);
   std::byte* h = out.data();
   store_u64(h, kIndexMagic);
-  store_u32(h + 8, kFormatVersion);
+  store_u32(h + 8, kIndexFormatVersion);
   store_u32(h + 12, f.index_interval_bytes);
   store_u64(h + 16, f.log_id);
   store_u64(h + 24, f.base_lsn);
@@ -201,10 +254,10 @@ Result<IndexFile> decode_index(std::span<const std::byte> bytes) {
       load_u64(t + 56) != xxh3({t, 56}, kIndexMagic)) {
     return damaged("header checksum mismatch");
   }
-  if (load_u32(h + 8) != kFormatVersion) {
+  if (load_u32(h + 8) != kIndexFormatVersion) {
     return Status::error(Errc::invalid_argument,
                          "index file has format version " + std::to_string(load_u32(h + 8)) +
-                             "; this build reads version " + std::to_string(kFormatVersion));
+                             "; this build reads version " + std::to_string(kIndexFormatVersion));
   }
   if (load_u64(t + 48) != 0) {
     return damaged("reserved bytes are not zero");
@@ -231,6 +284,9 @@ Result<IndexFile> decode_index(std::span<const std::byte> bytes) {
   const std::byte* streams_at = t + kIndexTableBytes + f.sparse.size() * kSparseEntryBytes;
   if (!stream_reserved_zero(streams_at, f.streams.size())) {
     return damaged("reserved stream entry bytes are not zero");
+  }
+  if (f.bloom.size() % kBloomBlockWords != 0) {
+    return damaged("bloom filter is not a whole number of blocks");
   }
   decode_sections(t + kIndexTableBytes, f);
   if (const char* problem = order_problem(f); problem[0] != '\0') {

@@ -142,8 +142,6 @@ bool RecordScanner::next(RecordView& out) {
   return true;
 }
 
-std::uint64_t RecordScanner::seal_position() const { return segment_bytes_ - kSealRecordBytes; }
-
 // The end marker of a full segment: zeros from the last record up to the
 // seal slot, then the seal. Returns true (and moves to the slot) only when
 // the bytes between are all zero and the slot is not.

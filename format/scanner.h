@@ -79,7 +79,7 @@ class RecordScanner {
   bool fail(ScanStop stop, const char* detail);
   bool accept_seal(const RecordView& view);
   bool skip_to_seal_slot();
-  std::uint64_t seal_position() const;
+  std::uint64_t seal_position() const { return segment_bytes_ - kSealRecordBytes; }
 
   std::span<const std::byte> bytes_;
   std::uint64_t start_position_;

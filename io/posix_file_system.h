@@ -43,8 +43,7 @@ class PosixFile : public File {
   Result<std::uint64_t> size() const override;
   Status truncate(std::uint64_t bytes) override;
   const std::string& path() const override { return path_; }
-
- protected:
+  // The descriptor, for the io_uring backend's batched calls.
   int fd() const { return fd_; }
 
  private:

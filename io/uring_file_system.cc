@@ -280,3 +280,126 @@ std::unique_ptr<File> UringFileSystem::make_file(int fd, const std::string& path
 }
 
 }  // namespace cairn::io
+
+// --- batched reads (UringFileSystem::read_many) ---
+
+namespace cairn::io {
+namespace {
+
+// The calling thread's read ring, made on its first batch. `broken` once it
+// could not be made or the kernel refused a submission (its unsubmitted
+// entries are dropped with it): the thread then reads with the default loop.
+struct ReadRing {
+  io_uring ring{};
+  bool ready = false;
+  bool broken = false;
+  ~ReadRing() { drop(); }
+  void drop() {
+    if (ready) {
+      io_uring_queue_exit(&ring);
+      ready = false;
+    }
+  }
+};
+
+ReadRing* thread_read_ring() {
+  thread_local ReadRing r;
+  if (!r.ready && !r.broken) {
+    r.ready = io_uring_queue_init(UringFileSystem::kReadRingEntries, &r.ring, 0) == 0;
+    r.broken = !r.ready;
+  }
+  return r.ready ? &r : nullptr;
+}
+
+// One completion: the bytes read, finishing a short read with read_at (a
+// buffered read may stop early; only the end of the file may make it short).
+Status finish_read(ReadOp& op, int res) {
+  const auto& file = *static_cast<const PosixFile*>(op.file);
+  if (res < 0) {
+    return sys_error(file.path(), "read (io_uring) at " + std::to_string(op.position), -res);
+  }
+  op.got = static_cast<std::size_t>(res);
+  if (res > 0 && op.got < op.out.size()) {
+    CAIRN_ASSIGN_OR_RETURN(std::size_t more,
+                           file.read_at(op.position + op.got, op.out.subspan(op.got)));
+    op.got += more;
+  }
+  return Status();
+}
+
+// Queues up to a ring's worth of reads, submits them with one system call
+// and waits for every one the kernel took. Returns how many it took (the
+// first ones); the caller drops the ring if that is not all of them.
+unsigned submit_reads(io_uring& ring, std::span<ReadOp> ops) {
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    CAIRN_ASSERT_MSG(sqe != nullptr, "a read round fits the empty ring");
+    const auto& file = *static_cast<const PosixFile*>(ops[i].file);
+    io_uring_prep_read(sqe, file.fd(), ops[i].out.data(), static_cast<unsigned>(ops[i].out.size()),
+                       ops[i].position);
+    io_uring_sqe_set_data64(sqe, i);
+  }
+  const unsigned count = static_cast<unsigned>(ops.size());
+  int ret = 0;
+  do {
+    ret = io_uring_submit_and_wait(&ring, count);
+  } while (ret == -EINTR && io_uring_sq_ready(&ring) == count);
+  return count - io_uring_sq_ready(&ring);
+}
+
+// Reaps `taken` completions. Every one is reaped even after an error:
+// returning with reads in flight would let them land later in buffers the
+// caller may free.
+Status reap_reads(io_uring& ring, std::span<ReadOp> ops, unsigned taken) {
+  Status first_error;
+  for (unsigned i = 0; i < taken; ++i) {
+    io_uring_cqe* cqe = nullptr;
+    int ret = 0;
+    do {
+      ret = io_uring_wait_cqe(&ring, &cqe);
+    } while (ret == -EINTR);
+    CAIRN_ASSERT_MSG(ret == 0, "io_uring_wait_cqe fails only on a broken ring");
+    ReadOp& op = ops[io_uring_cqe_get_data64(cqe)];
+    const int res = cqe->res;
+    io_uring_cqe_seen(&ring, cqe);
+    Status status = finish_read(op, res);
+    if (first_error.ok() && !status.ok()) {
+      first_error = std::move(status);
+    }
+  }
+  return first_error;
+}
+
+bool all_posix(std::span<const ReadOp> ops) {
+  return std::all_of(ops.begin(), ops.end(), [](const ReadOp& op) {
+    return dynamic_cast<const PosixFile*>(op.file) != nullptr &&
+           op.out.size() <= std::numeric_limits<unsigned>::max();
+  });
+}
+
+}  // namespace
+
+Status UringFileSystem::read_many(std::span<ReadOp> ops) {
+  ReadRing* ring = ops.size() > 1 && all_posix(ops) ? thread_read_ring() : nullptr;
+  if (ring == nullptr) {
+    return FileSystem::read_many(ops);
+  }
+  for (std::size_t first = 0; first < ops.size(); first += kReadRingEntries) {
+    const auto round =
+        ops.subspan(first, std::min<std::size_t>(kReadRingEntries, ops.size() - first));
+    const unsigned taken = submit_reads(ring->ring, round);
+    Status status = reap_reads(ring->ring, round, taken);
+    if (taken < round.size()) {
+      // The rest stay queued in the ring: drop it so they never run, and
+      // read them (and everything after, on this thread) with the loop.
+      ring->drop();
+      ring->broken = true;
+      CAIRN_TRY(status);
+      return FileSystem::read_many(ops.subspan(first + taken));
+    }
+    CAIRN_TRY(status);
+  }
+  return Status();
+}
+
+}  // namespace cairn::io

@@ -29,6 +29,13 @@ class UringFileSystem final : public PosixFileSystem {
 
   explicit UringFileSystem(unsigned ring_entries = kDefaultRingEntries);
   std::string name() const override { return "io_uring"; }
+  // The reads go through a ring of the calling thread's (made on its first
+  // read_many, kept until the thread ends: readers run on many threads at
+  // once, and a shared ring would need a lock around every batch), up to
+  // kReadRingEntries reads per system call. Falls back to the default loop
+  // when that ring cannot be made or a file is not one of this backend's.
+  Status read_many(std::span<ReadOp> ops) override;
+  static constexpr unsigned kReadRingEntries = 64;
 
  protected:
   std::unique_ptr<File> make_file(int fd, const std::string& path) override;

@@ -65,6 +65,16 @@ class File {
   virtual const std::string& path() const = 0;
 };
 
+// One read of FileSystem::read_many. Like File::read_at: up to out.size()
+// bytes at `position`, fewer only at the end of the file; `got` receives
+// how many.
+struct ReadOp {
+  const File* file = nullptr;
+  std::uint64_t position = 0;
+  std::span<std::byte> out;
+  std::size_t got = 0;
+};
+
 enum class OpenMode : std::uint8_t {
   read_only,   // the file must exist
   read_write,  // the file must exist
@@ -98,6 +108,12 @@ class FileSystem {
   virtual Result<std::unique_ptr<FileLock>> lock(const std::string& path) = 0;
   // A short name for reports: "posix", "io_uring", "mem", "fault(posix)".
   virtual std::string name() const = 0;
+  // Reads every op (files opened by this file system) and fills its `got`;
+  // fails with the first error (the other ops' buffers are then unspecified).
+  // The io_uring backend submits them together, one system call for many
+  // reads of many files (a stream read's records); the default is a loop of
+  // File::read_at, which wrappers such as the crash model keep.
+  virtual Status read_many(std::span<ReadOp> ops);
 };
 
 enum class Backend : std::uint8_t {

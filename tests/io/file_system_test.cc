@@ -218,6 +218,44 @@ TEST_CASE_TEMPLATE("write_and_sync with more ops than the ring holds lands every
   CHECK(read_all(*open(*fs, tmp.path("a"), OpenMode::read_only)) == expected);
 }
 
+TEST_CASE_TEMPLATE("read_many reads many ops of several files, in rounds, like read_at", B,
+                   BACKENDS) {
+  TempDir tmp;
+  auto fs = B::make();
+  std::vector<std::unique_ptr<File>> files;
+  std::vector<std::vector<std::byte>> contents;
+  for (int f = 0; f < 3; ++f) {
+    files.push_back(open(*fs, tmp.path("f" + std::to_string(f)), OpenMode::create));
+    contents.push_back(pattern(20000 + 1000 * f, static_cast<std::uint32_t>(f + 10)));
+    REQUIRE(files.back()->write_at(0, contents.back()).ok());
+  }
+  // More ops than a read ring holds, across the files, some reaching past
+  // the end of a file (short) or starting beyond it (0 bytes).
+  const std::size_t count = 2 * cairn::io::UringFileSystem::kReadRingEntries + 9;
+  std::vector<std::vector<std::byte>> buffers(count);
+  std::vector<cairn::io::ReadOp> ops(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::size_t f = i % files.size();
+    const std::uint64_t position = (i * 997) % (contents[f].size() + 3000);
+    buffers[i].assign(1 + (i * 131) % 2000, std::byte{0xEE});
+    ops[i] = cairn::io::ReadOp{files[f].get(), position, buffers[i]};
+  }
+  const Status s = fs->read_many(ops);
+  REQUIRE_MESSAGE(s.ok(), s.to_string());
+  for (std::size_t i = 0; i < count; ++i) {
+    CAPTURE(i);
+    const std::size_t f = i % files.size();
+    const std::size_t size = contents[f].size();
+    const std::size_t want = ops[i].position >= size
+                                 ? 0
+                                 : std::min<std::size_t>(buffers[i].size(), size - ops[i].position);
+    REQUIRE(ops[i].got == want);
+    CHECK(std::equal(buffers[i].begin(), buffers[i].begin() + static_cast<std::ptrdiff_t>(want),
+                     contents[f].begin() + static_cast<std::ptrdiff_t>(
+                                               std::min(ops[i].position, std::uint64_t{size}))));
+  }
+}
+
 TEST_CASE_TEMPLATE("write_and_sync with no ops only syncs", B, BACKENDS) {
   TempDir tmp;
   auto fs = B::make();
