@@ -120,6 +120,9 @@ std::unique_ptr<Peer> make_peer_by_name(const std::string& name) {
   if (name == "cairn-1") {
     return make_cairn_single_flight_peer();
   }
+  if (name == "cairn-uring") {
+    return make_cairn_uring_peer();
+  }
 #endif
   if (name == "raw") {
     return make_raw_peer();

@@ -115,7 +115,8 @@ workload with Cairn's ratio to each peer.
                         pipelined, replay, space, streamread, opentime,
                         manystreams (default: all)
   --systems LIST        comma-separated, from: cairn, cairn-1 (batches_in_flight = 1;
-                        only when listed), raw, sqlite, rocksdb, lmdb
+                        only when listed), cairn-uring (the io_uring backend; only
+                        when listed), raw, sqlite, rocksdb, lmdb
   --threads LIST        writer threads for appendmt (default 4,16,64)
   --seconds S           time bound of each append measurement (default 3)
   --append-max N        event bound of each append measurement (default 1000000)
@@ -301,6 +302,7 @@ std::vector<System> built_in_systems() {
 #if CAIRN_BENCH_HAVE_CAIRN
   v.push_back({"cairn", make_cairn_peer});
   v.push_back({"cairn-1", make_cairn_single_flight_peer});
+  v.push_back({"cairn-uring", make_cairn_uring_peer});
 #endif
   v.push_back({"raw", make_raw_peer});
 #if CAIRN_BENCH_HAVE_SQLITE
@@ -1823,8 +1825,9 @@ int run(int argc, char** argv) {
   std::set<std::string> known;
   for (auto& sys : built_in_systems()) {
     known.insert(sys.name);
-    // cairn-1 is a variant of Cairn, not a peer: only when asked for.
-    const bool by_default = sys.name != "cairn-1";
+    // cairn-1 and cairn-uring are variants of Cairn, not peers: only when
+    // asked for.
+    const bool by_default = sys.name != "cairn-1" && sys.name != "cairn-uring";
     if (s.systems.empty() ? by_default : s.systems.count(sys.name) > 0) {
       systems.push_back(std::move(sys));
     }

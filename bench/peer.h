@@ -164,6 +164,7 @@ std::unique_ptr<Peer> make_raw_peer();
 #if CAIRN_BENCH_HAVE_CAIRN
 std::unique_ptr<Peer> make_cairn_peer();
 std::unique_ptr<Peer> make_cairn_single_flight_peer();  // "cairn-1": batches_in_flight = 1
+std::unique_ptr<Peer> make_cairn_uring_peer();          // "cairn-uring": the io_uring backend
 #endif
 #if CAIRN_BENCH_HAVE_SQLITE
 std::unique_ptr<Peer> make_sqlite_peer();

@@ -23,21 +23,26 @@ cairn::ExpectedVersion expected_for(std::uint64_t version) {
                       : cairn::ExpectedVersion::exact(version - 1);
 }
 
-// in_flight 0: the default LogOptions::batches_in_flight ("cairn"); else
-// that many ("cairn-1" shows what keeping several batches in flight gains).
+// Variants of Cairn, each only a LogOptions change: in_flight 0 keeps the
+// default batches_in_flight ("cairn"), else that many ("cairn-1"); backend
+// io_uring ("cairn-uring") measures what io_uring gains or costs against
+// the default posix backend.
 class CairnPeer final : public Peer {
  public:
-  explicit CairnPeer(std::uint32_t in_flight) : in_flight_(in_flight) {}
+  CairnPeer(std::string name, std::uint32_t in_flight,
+            cairn::io::Backend backend = cairn::LogOptions{}.backend)
+      : name_(std::move(name)), in_flight_(in_flight), backend_choice_(backend) {}
   ~CairnPeer() override { close(); }
 
-  std::string name() const override {
-    return in_flight_ == 0 ? "cairn" : "cairn-" + std::to_string(in_flight_);
-  }
+  std::string name() const override { return name_; }
   std::string describe() const override {
     std::string backend = log_ ? log_->stats().backend : backend_;
-    const std::string options =
-        in_flight_ == 0 ? "default LogOptions"
-                        : "LogOptions with batches_in_flight = " + std::to_string(in_flight_);
+    std::string options = in_flight_ == 0
+                              ? "default LogOptions"
+                              : "LogOptions with batches_in_flight = " + std::to_string(in_flight_);
+    if (backend_choice_ == cairn::io::Backend::io_uring) {
+      options += ", backend = io_uring";
+    }
     return "Cairn (backend " + (backend.empty() ? std::string("?") : backend) + "), " + options +
            ", Durability::sync per append (async + wait_durable "
            "for pipelined); replay: read_from(0), checksums verified";
@@ -52,6 +57,7 @@ class CairnPeer final : public Peer {
     if (in_flight_ != 0) {
       o.batches_in_flight = in_flight_;
     }
+    o.backend = backend_choice_;
     if (options.segment_bytes != 0) {
       o.segment_bytes = options.segment_bytes;
       // A segment must hold one largest record: small segments (opentime in
@@ -212,7 +218,9 @@ class CairnPeer final : public Peer {
 
   std::unique_ptr<cairn::Log> log_;
   std::string backend_;
-  std::uint32_t in_flight_;
+  const std::string name_;
+  const std::uint32_t in_flight_;
+  const cairn::io::Backend backend_choice_;
   // Scratch for append_run(), per thread (append_many() runs on many).
   static thread_local std::vector<cairn::NewEvent> run_;
 };
@@ -221,7 +229,12 @@ thread_local std::vector<cairn::NewEvent> CairnPeer::run_;
 
 }  // namespace
 
-std::unique_ptr<Peer> make_cairn_peer() { return std::make_unique<CairnPeer>(0); }
-std::unique_ptr<Peer> make_cairn_single_flight_peer() { return std::make_unique<CairnPeer>(1); }
+std::unique_ptr<Peer> make_cairn_peer() { return std::make_unique<CairnPeer>("cairn", 0); }
+std::unique_ptr<Peer> make_cairn_single_flight_peer() {
+  return std::make_unique<CairnPeer>("cairn-1", 1);
+}
+std::unique_ptr<Peer> make_cairn_uring_peer() {
+  return std::make_unique<CairnPeer>("cairn-uring", 0, cairn::io::Backend::io_uring);
+}
 
 }  // namespace cairn_bench

@@ -40,20 +40,20 @@
 #include <vector>
 
 #if CAIRN_BENCH_XXH3_AVX2
-#include "format/checksum_avx2.h"
+#include "raw_hash_avx2.h"
 #endif
 
 namespace cairn_bench {
 namespace {
 
-// XXH3-64 (no seed) of a record. Cairn's build of XXH3 for long inputs
-// (AVX2 when the CPU has it, format/checksum_avx2.cc) is used here too, so
-// that the physical reference hashes as fast as Cairn does.
+// XXH3-64 (no seed) of a record, built with AVX2 when the CPU has it, as
+// Cairn's checksums are (decision 0010), so that the physical reference
+// hashes as fast as Cairn does.
 std::uint64_t record_hash(const void* data, std::size_t size) {
 #if CAIRN_BENCH_XXH3_AVX2
   static const bool avx2 = __builtin_cpu_supports("avx2");
   if (avx2 && size > XXH3_MIDSIZE_MAX) {
-    return cairn_xxh3_long_avx2(data, size, XXH3_kSecret, 0);
+    return raw_xxh3_avx2(data, size);
   }
 #endif
   return XXH3_64bits(data, size);

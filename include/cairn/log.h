@@ -65,7 +65,12 @@ struct LogOptions {
   Durability durability = Durability::sync;
   RecoveryMode recovery_mode = RecoveryMode::repair_torn_tail;
   // Backend for the real file system; ignored when file_system is set.
-  io::Backend backend = io::Backend::automatic;
+  // Default: posix. Measured on ext4 over virtio with buffered writes +
+  // fdatasync, posix was faster than io_uring for every append workload
+  // (one writer: p50 68 against 83 us) and for stream reads; io_uring
+  // completes each fdatasync on a kernel worker thread (decision 0011).
+  // Backend::automatic picks io_uring when it works here.
+  io::Backend backend = io::Backend::posix;
   // The file system to use instead of the real one (e.g. the crash model).
   std::shared_ptr<io::FileSystem> file_system;
   // Prepare the next segment file on a background thread once the tail is

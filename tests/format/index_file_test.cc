@@ -62,16 +62,25 @@ void check_lookups(const IndexFile& f, std::mt19937_64& rng) {
   }
 }
 
-TEST_CASE("the stream directory agrees with a binary search on uniform, clustered and edge hashes") {
+TEST_CASE(
+    "the stream directory agrees with a binary search on uniform, clustered and edge hashes") {
   std::mt19937_64 rng(7);
   for (std::size_t n : {0, 1, 2, 17, 1000, 50'000}) {
     CAPTURE(n);
-    check_lookups(index_of(n, [&] { return rng(); }, rng), rng);
+    check_lookups(index_of(
+                      n, [&] { return rng(); }, rng),
+                  rng);
     // Far from uniform: small integers, and a cluster near the top.
-    check_lookups(index_of(n, [&] { return rng() % 64; }, rng), rng);
-    check_lookups(index_of(n, [&] { return ~0ull - rng() % 1000; }, rng), rng);
+    check_lookups(index_of(
+                      n, [&] { return rng() % 64; }, rng),
+                  rng);
+    check_lookups(index_of(
+                      n, [&] { return ~0ull - rng() % 1000; }, rng),
+                  rng);
     // One hash only (a stream with many records; or colliding names).
-    check_lookups(index_of(n, [] { return 0x8000'0000'0000'0000ull; }, rng), rng);
+    check_lookups(index_of(
+                      n, [] { return 0x8000'0000'0000'0000ull; }, rng),
+                  rng);
   }
 }
 
@@ -100,7 +109,8 @@ void reseal_header(std::vector<std::byte>& bytes) {
 
 TEST_CASE("the index decoder refuses version 1 files and bloom filters of partial blocks") {
   std::mt19937_64 rng(3);
-  IndexFile f = index_of(100, [&] { return rng(); }, rng);
+  IndexFile f = index_of(
+      100, [&] { return rng(); }, rng);
   std::vector<std::byte> bytes = encode_index(f);
   REQUIRE(decode_index(bytes).has_value());
 

@@ -1,6 +1,6 @@
 // tool_file_system() for `cairn-faulty`, the tool built with fault injection
 // for tool_test.cc. CAIRN_TOOL_FAULT names one fault of the public
-// FaultFileSystem (docs/testing-api.md), armed on the default backend:
+// FaultFileSystem (docs/testing-api.md), armed on Backend::automatic (io_uring here):
 //   enospc:N        writes fail with ENOSPC once N bytes in total are written
 //   write-eio:N     writes fail with EIO once N bytes are written
 //   sync-eio:N      every fdatasync fails with EIO once N bytes are written
