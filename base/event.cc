@@ -1,14 +1,15 @@
 #include <cairn/event.h>
 
+#include <cstdint>
+#include <cstring>
+
 namespace cairn {
 
+// Two word compares: every append and every indexed event asks.
 bool EventId::is_zero() const {
-  for (auto b : bytes) {
-    if (b != 0) {
-      return false;
-    }
-  }
-  return true;
+  std::uint64_t words[2];
+  std::memcpy(words, bytes.data(), sizeof(words));
+  return (words[0] | words[1]) == 0;
 }
 
 std::string EventId::to_hex() const {

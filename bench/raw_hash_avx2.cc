@@ -13,6 +13,4 @@
 
 static_assert(XXH_VECTOR == XXH_AVX2, "this file must be compiled with -mavx2");
 
-std::uint64_t raw_xxh3_avx2(const void* data, std::size_t size) {
-  return XXH3_64bits(data, size);
-}
+std::uint64_t raw_xxh3_avx2(const void* data, std::size_t size) { return XXH3_64bits(data, size); }

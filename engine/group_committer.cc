@@ -106,7 +106,7 @@ Status GroupCommitter::validate(std::string_view stream, std::span<const NewEven
 
 Status GroupCommitter::check_expected(std::string_view stream, ExpectedVersion expected,
                                       std::uint64_t* next_version) const {
-  auto it = stream_heads_.find(std::string(stream));
+  auto it = stream_heads_.find(stream);
   CAIRN_ASSERT_MSG(it != stream_heads_.end(), "ensure_head() ran first");
   const bool exists = it->second > 0;
   *next_version = it->second;
@@ -246,8 +246,7 @@ Result<AppendResult> GroupCommitter::append(std::string_view stream, ExpectedVer
   }
   std::uint64_t first_version = 0;
   CAIRN_TRY(check_expected(stream, expected, &first_version));
-  std::vector<NewEvent> stamped;
-  CAIRN_TRY(stamp_times(events, stamped));
+  CAIRN_TRY(stamp_times(events, stamped_));
   place(record_bytes);
   for (std::size_t i = 0; i < events.size(); ++i) {
     if (!events[i].id.is_zero()) {
@@ -259,14 +258,14 @@ Result<AppendResult> GroupCommitter::append(std::string_view stream, ExpectedVer
   fill_.bytes.resize(offset + record_bytes);
   const format::BatchFields fields{format::record_seed(config_.log_id, place_base_), next_lsn_, 0,
                                    stream, first_version};
-  format::encode_batch(std::span(fill_.bytes).subspan(offset, record_bytes), fields, stamped);
+  format::encode_batch(std::span(fill_.bytes).subspan(offset, record_bytes), fields, stamped_);
   AppendResult result{next_lsn_, first_version, static_cast<std::uint32_t>(events.size())};
   next_lsn_ += events.size();
   fill_.items.push_back(Item{offset, record_bytes, place_position_, next_lsn_, false});
   fill_.lsn_end = next_lsn_;
   fill_.needs_sync = fill_.needs_sync || durability != Durability::none;
   place_position_ += record_bytes;
-  stream_heads_[std::string(stream)] = first_version + events.size();
+  stream_heads_.find(stream)->second = first_version + events.size();
   if (durability != Durability::sync) {
     work_cv_.notify_one();  // a sync appender leads its own batch if it can
   }
@@ -341,7 +340,7 @@ std::uint64_t GroupCommitter::next_lsn() const {
 }
 
 Status GroupCommitter::ensure_head(std::unique_lock<std::mutex>& lock, std::string_view stream) {
-  if (stream_heads_.count(std::string(stream)) != 0) {
+  if (stream_heads_.contains(stream)) {
     return Status();
   }
   // Streams appended to since open are in the map, so a miss means the
@@ -360,7 +359,7 @@ Status GroupCommitter::ensure_head(std::unique_lock<std::mutex>& lock, std::stri
 Result<std::uint64_t> GroupCommitter::next_version(std::string_view stream) {
   std::unique_lock lock(mu_);
   CAIRN_TRY(ensure_head(lock, stream));
-  return stream_heads_.find(std::string(stream))->second;
+  return stream_heads_.find(stream)->second;
 }
 
 std::size_t GroupCommitter::stream_count() const {

@@ -37,6 +37,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -205,7 +206,15 @@ class GroupCommitter {
   std::int64_t last_time_ns_;
   // stream -> next version, for every stream appended to or resolved since
   // open (0: resolved, has no events).
-  std::unordered_map<std::string, std::uint64_t> stream_heads_;
+  // Looked up by string_view (no std::string per lookup: an append looks
+  // its stream up three times under the lock).
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::uint64_t, NameHash, std::equal_to<>> stream_heads_;
+  // stamp_times() output, reused under mu_ so an append does not allocate.
+  std::vector<NewEvent> stamped_;
   // Event ids appended but not yet in the tail's index (the leader indexes
   // them at commit, then publish() drops them here).
   std::unordered_map<EventId, std::uint64_t, EventIdHash> unindexed_ids_;

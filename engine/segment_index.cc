@@ -69,9 +69,9 @@ void SegmentIndex::add_record(const format::RecordView& record, std::uint64_t ch
     }
     file_.last_time_ns = std::max(file_.last_time_ns, event.time_ns);
   }
-  tail_streams_[format::stream_hash(batch.stream())].push_back(
-      {format::stream_hash(batch.stream()), batch.first_version(), relative,
-       record.header.event_count, static_cast<std::uint32_t>(record.position)});
+  const std::uint64_t hash = format::stream_hash(batch.stream());
+  tail_streams_[hash].push_back({hash, batch.first_version(), relative, record.header.event_count,
+                                 static_cast<std::uint32_t>(record.position)});
   file_.end_lsn = record.header.lsn + record.header.event_count;
   file_.end_position = record.position + record.record_bytes;
   file_.chain = chain;
