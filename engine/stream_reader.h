@@ -1,9 +1,9 @@
 // Reads one stream through the segment indexes: the stream table of each
 // segment (skipped by its Bloom filter) names every record of the stream
 // with its position, so a read costs one index probe per segment and one
-// read per record (submitted many at once), not a scan of the log. Every record read is verified by
-// the shared scanner and its stream name compared (index entries carry a
-// hash, which may collide).
+// read per record (submitted in groups), not a scan of the log. Every record
+// read is verified by the shared scanner and its stream name compared (index
+// entries carry a hash, which may collide).
 #pragma once
 
 #include <cairn/file_system.h>

@@ -412,42 +412,34 @@ TEST_CASE("log: the real file system round-trips through close and reopen") {
 
 TEST_CASE(
     "log: a failed fdatasync or a full disk poisons the log on the posix and io_uring backends") {
-  for (io::Backend backend : {io::Backend::posix, io::Backend::io_uring}) {
-    auto real = io::make_file_system(backend);
-    if (!real) {
-      MESSAGE("backend unavailable here: " << real.error().to_string());
-      continue;
-    }
-    CAPTURE((*real)->name());
-    for (bool enospc : {false, true}) {
-      const auto dir = std::filesystem::temp_directory_path() /
-                       ("cairn-poison-" + std::to_string(::getpid()) + "-" + (*real)->name());
-      std::filesystem::remove_all(dir);
-      auto fault = std::make_shared<testing::FaultFileSystem>(*real, 3);
-      LogOptions o = small_options(fault, dir.string());
-      auto log = open_log(o);
-      append_one(*log, "s", "durable");
-      if (enospc) {
-        fault->enospc_after_bytes(fault->bytes_written() + 10);
-      } else {
-        fault->fail_nth(testing::FaultFileSystem::Op::sync, 1);
-      }
-      const std::string data(200, 'x');
-      NewEvent e = event(data);
-      auto failed = log->append("s", ExpectedVersion::any(), {&e, 1});
-      REQUIRE_FALSE(failed.has_value());
-      CHECK(failed.error().code() == (enospc ? Errc::no_space : Errc::io_error));
-      CHECK(log->append("s", ExpectedVersion::any(), {&e, 1}).error().code() == Errc::poisoned);
-      CHECK(read_all(*log).size() == 1);  // durable events stay readable
-      log.reset();
-      fault->clear_faults();
-      auto reopened = open_log(small_options(*real, dir.string()));
-      auto all = read_all(*reopened);
-      REQUIRE(all.size() >= 1);
-      CHECK(all[0].data == "durable");
-      CHECK(append_one(*reopened, "s", "after").first_lsn == all.size());
-      REQUIRE(reopened->close().ok());
-      std::filesystem::remove_all(dir);
-    }
-  }
+  for_each_real_backend(
+      "poison", [](const std::shared_ptr<io::FileSystem>& real, const std::filesystem::path& dir) {
+        for (bool enospc : {false, true}) {
+          std::filesystem::remove_all(dir);
+          auto fault = std::make_shared<testing::FaultFileSystem>(real, 3);
+          LogOptions o = small_options(fault, dir.string());
+          auto log = open_log(o);
+          append_one(*log, "s", "durable");
+          if (enospc) {
+            fault->enospc_after_bytes(fault->bytes_written() + 10);
+          } else {
+            fault->fail_nth(testing::FaultFileSystem::Op::sync, 1);
+          }
+          const std::string data(200, 'x');
+          NewEvent e = event(data);
+          auto failed = log->append("s", ExpectedVersion::any(), {&e, 1});
+          REQUIRE_FALSE(failed.has_value());
+          CHECK(failed.error().code() == (enospc ? Errc::no_space : Errc::io_error));
+          CHECK(log->append("s", ExpectedVersion::any(), {&e, 1}).error().code() == Errc::poisoned);
+          CHECK(read_all(*log).size() == 1);  // durable events stay readable
+          log.reset();
+          fault->clear_faults();
+          auto reopened = open_log(small_options(real, dir.string()));
+          auto all = read_all(*reopened);
+          REQUIRE(all.size() >= 1);
+          CHECK(all[0].data == "durable");
+          CHECK(append_one(*reopened, "s", "after").first_lsn == all.size());
+          REQUIRE(reopened->close().ok());
+        }
+      });
 }

@@ -383,17 +383,9 @@ TEST_CASE("reads: stream reads on the real posix and io_uring backends match the
   // bytes each, then as much as the largest record seen; records larger
   // than that are read again whole. Mixed sizes and multi-event records
   // exercise each path.
-  for (io::Backend backend : {io::Backend::posix, io::Backend::io_uring}) {
-    auto real = io::make_file_system(backend);
-    if (!real) {
-      MESSAGE("backend unavailable here: " << real.error().to_string());
-      continue;
-    }
-    CAPTURE((*real)->name());
-    const auto dir = std::filesystem::temp_directory_path() /
-                     ("cairn-reads-" + std::to_string(::getpid()) + "-" + (*real)->name());
-    std::filesystem::remove_all(dir);
-    auto log = open_log(small_options(*real, dir.string()));
+  for_each_real_backend("reads", [](const std::shared_ptr<io::FileSystem>& real,
+                                    const std::filesystem::path& dir) {
+    auto log = open_log(small_options(real, dir.string()));
     for (int i = 0; i < 900; ++i) {
       const int events = 1 + i % 3;
       std::vector<std::string> data;
@@ -426,6 +418,5 @@ TEST_CASE("reads: stream reads on the real posix and io_uring backends match the
       CHECK(read(*log, o) == reversed);
     }
     REQUIRE(log->close().ok());
-    std::filesystem::remove_all(dir);
-  }
+  });
 }

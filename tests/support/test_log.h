@@ -5,8 +5,10 @@
 #include <cairn/log.h>
 #include <cairn/testing/mem_file_system.h>
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +16,28 @@
 namespace cairn::test {
 
 inline constexpr const char* kDir = "/cairn-log";
+
+// Runs `fn(fs, dir)` once per real backend (posix, io_uring) that works on
+// this machine, with a directory for a log named after `test`, the process
+// and the backend, removed before and after. For the tests that must run on
+// real files.
+template <class F>
+void for_each_real_backend(const std::string& test, F&& fn) {
+  for (io::Backend backend : {io::Backend::posix, io::Backend::io_uring}) {
+    auto real = io::make_file_system(backend);
+    if (!real) {
+      MESSAGE("backend unavailable here: " << real.error().to_string());
+      continue;
+    }
+    CAPTURE((*real)->name());
+    const std::filesystem::path dir =
+        std::filesystem::temp_directory_path() /
+        ("cairn-" + test + "-" + std::to_string(::getpid()) + "-" + (*real)->name());
+    std::filesystem::remove_all(dir);
+    fn(*real, dir);
+    std::filesystem::remove_all(dir);
+  }
+}
 
 // 64 KiB segments with 1 KiB events, so rolls happen after a few dozen
 // appends; foreground segment preparation so file operations are replayable.
