@@ -418,10 +418,10 @@ bool GroupCommitter::can_lead() const {
 // complete and next in LSN order.
 void GroupCommitter::lead(std::unique_lock<std::mutex>& lock) {
   CAIRN_ASSERT(can_lead());
-  auto owned = std::make_unique<Flight>();
+  std::unique_ptr<Flight> owned = take_spare_flight();
   Flight& flight = *owned;
   flight.alone = needs_alone(fill_);
-  std::swap(fill_, flight.batch);
+  std::swap(fill_, flight.batch);  // fill_ gets the spare's empty buffers
   fill_.clear();
   flight.batch.needs_sync = syncs(flight.batch);
   flight_bytes_ += flight.batch.bytes.size();
@@ -442,6 +442,33 @@ void GroupCommitter::lead(std::unique_lock<std::mutex>& lock) {
   flight.status = std::move(status);
   flight.done = true;
   publish_done();
+}
+
+// A flight in its initial state, reusing a published one's buffers when
+// there is one. Under mu_.
+std::unique_ptr<GroupCommitter::Flight> GroupCommitter::take_spare_flight() {
+  if (spare_flights_.empty()) {
+    return std::make_unique<Flight>();
+  }
+  std::unique_ptr<Flight> flight = std::move(spare_flights_.back());
+  spare_flights_.pop_back();
+  return flight;
+}
+
+// Keeps a published flight's buffers (their capacity) for a later batch;
+// drops its segment reference. Under mu_.
+void GroupCommitter::recycle(std::unique_ptr<Flight> flight) {
+  if (spare_flights_.size() >= config_.batches_in_flight) {
+    return;
+  }
+  flight->batch.clear();
+  flight->alone = false;
+  flight->ops.clear();
+  flight->segment.reset();
+  flight->end_position = 0;
+  flight->done = false;
+  flight->status = Status();
+  spare_flights_.push_back(std::move(flight));
 }
 
 // The background committer: leads batches nobody waits on (async and none
@@ -470,6 +497,7 @@ void GroupCommitter::publish_done() {
     flights_.pop_front();
     flight_bytes_ -= flight->batch.bytes.size();
     publish(*flight);
+    recycle(std::move(flight));
   }
   durable_cv_.notify_all();
   space_cv_.notify_all();
@@ -521,6 +549,7 @@ void GroupCommitter::prepare(Flight& flight) {
     CAIRN_ASSERT(!item.roll);
     take_record(batch, item, stamp, flight.ops);
   }
+  flush_index();
   flight.segment = tail_;
   flight.end_position = prepared_end_;
   request_next_segment();
@@ -563,12 +592,14 @@ Status GroupCommitter::commit_alone(Batch& batch) {
   std::vector<io::WriteOp> ops;
   for (const Item& item : batch.items) {
     if (item.roll) {
+      flush_index();  // the sealed segment's index is complete
       CAIRN_TRY(roll(ops, item, stamp));
       prepared_end_ = format::kSegmentHeaderBlockBytes;
       continue;
     }
     take_record(batch, item, stamp, ops);
   }
+  flush_index();
   request_next_segment();
   if (batch.needs_sync) {
     CAIRN_TRY(tail_->file->write_and_sync(ops));
@@ -584,12 +615,18 @@ Status GroupCommitter::commit_alone(Batch& batch) {
   return Status();
 }
 
+// Records are indexed a batch at a time (one lock of the index per batch);
+// take_record() collects them, flush_index() adds them to the tail's index.
 void GroupCommitter::index_record(std::span<const std::byte> record, std::uint64_t position) {
   const format::RecordHeader header = format::load_record_header(record.data());
-  const format::RecordView view{position, header,
-                                record.subspan(format::kRecordHeaderBytes, header.body_bytes),
-                                record.size()};
-  tail_->index->add_record(view, chain_);
+  unindexed_records_.push_back(format::RecordView{
+      position, header, record.subspan(format::kRecordHeaderBytes, header.body_bytes),
+      record.size()});
+}
+
+void GroupCommitter::flush_index() {
+  tail_->index->add_records(unindexed_records_, chain_);
+  unindexed_records_.clear();
 }
 
 // Seals the tail (its records and the seal durable together), then makes

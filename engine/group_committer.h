@@ -144,6 +144,7 @@ class GroupCommitter {
   // if needed. Called with `lock` held; may release it meanwhile.
   Status ensure_head(std::unique_lock<std::mutex>& lock, std::string_view stream);
   void index_record(std::span<const std::byte> record, std::uint64_t position);
+  void flush_index();
   void place(std::size_t record_bytes);
   Status stamp_times(std::span<const NewEvent> events, std::vector<NewEvent>& stamped);
   std::optional<std::uint64_t> find_id_locked(const EventId& id, std::size_t checked) const;
@@ -170,6 +171,8 @@ class GroupCommitter {
   bool needs_alone(const Batch& batch) const;
   bool can_lead() const;
   void lead(std::unique_lock<std::mutex>& lock);
+  std::unique_ptr<Flight> take_spare_flight();
+  void recycle(std::unique_ptr<Flight> flight);
   void run();
   void prepare(Flight& flight);
   void take_record(Batch& batch, const Item& item, std::uint64_t stamp,
@@ -194,6 +197,11 @@ class GroupCommitter {
   std::condition_variable durable_cv_;  // appenders wait for durability
   // Guarded by mu_:
   Batch fill_;
+  // Published flights kept for reuse, so that the fill buffer starts each
+  // batch with the capacity of an earlier one: no page faults and no
+  // reallocation copies on the append path. At most batches_in_flight are
+  // kept, so buffers never outnumber what a full pipeline holds anyway.
+  std::vector<std::unique_ptr<Flight>> spare_flights_;
   std::uint64_t next_lsn_;
   std::uint64_t readable_lsn_;
   std::uint64_t durable_lsn_;
@@ -236,6 +244,7 @@ class GroupCommitter {
   std::uint64_t chain_;
   std::uint64_t record_count_;
   std::uint64_t prepared_end_;  // position after the last record taken in tail_
+  std::vector<format::RecordView> unindexed_records_;  // taken, not yet in tail_'s index
 
   std::vector<std::thread> threads_;  // the background committers
 };

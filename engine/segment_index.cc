@@ -50,11 +50,25 @@ SegmentIndex::SegmentIndex(format::IndexFile file, bool growable)
 }
 
 void SegmentIndex::add_record(const format::RecordView& record, std::uint64_t chain) {
+  add_records(std::span(&record, 1), chain);
+}
+
+void SegmentIndex::add_records(std::span<const format::RecordView> records, std::uint64_t chain) {
+  if (records.empty()) {
+    return;
+  }
+  std::unique_lock lock(mu_);
   CAIRN_ASSERT(!sealed_);
+  for (const auto& record : records) {
+    add_locked(record);
+  }
+  file_.chain = chain;
+}
+
+void SegmentIndex::add_locked(const format::RecordView& record) {
   CAIRN_ASSERT_MSG(record.header.lsn == file_.end_lsn, "records are indexed in LSN order");
   format::BatchReader batch(record.body, record.header.lsn, record.header.event_count);
   EventView event;
-  std::unique_lock lock(mu_);
   const auto relative = static_cast<std::uint32_t>(record.header.lsn - file_.base_lsn);
   bool first = true;
   while (batch.next(event)) {
@@ -74,7 +88,6 @@ void SegmentIndex::add_record(const format::RecordView& record, std::uint64_t ch
                                  static_cast<std::uint32_t>(record.position)});
   file_.end_lsn = record.header.lsn + record.header.event_count;
   file_.end_position = record.position + record.record_bytes;
-  file_.chain = chain;
 }
 
 format::IndexFile SegmentIndex::to_file() const {

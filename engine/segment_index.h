@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -34,6 +35,9 @@ class SegmentIndex {
   // Adds one verified batch record (in LSN order); `chain` is the record
   // chain after it.
   void add_record(const format::RecordView& record, std::uint64_t chain);
+  // The same for consecutive records under one lock: the leader indexes a
+  // whole batch at once. `chain` is the chain after the last.
+  void add_records(std::span<const format::RecordView> records, std::uint64_t chain);
 
   // The contents in file form (sorted tables, bloom), for writing.
   format::IndexFile to_file() const;
@@ -63,6 +67,8 @@ class SegmentIndex {
   std::size_t memory_bytes() const;
 
  private:
+  void add_locked(const format::RecordView& record);
+
   mutable std::shared_mutex mu_;
   format::IndexFile file_;  // sparse always; streams/ids sorted only when sealed
   bool sealed_ = false;
