@@ -124,6 +124,7 @@ void LogImpl::notice(const std::string& line) {
 
 Status LogImpl::open() {
   CAIRN_TRY(validate_options(options_));
+  segments_.set_map_sealed(options_.map_sealed_segments);
   if (options_.file_system) {
     fs_ = options_.file_system;
   } else {

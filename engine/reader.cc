@@ -49,6 +49,7 @@ void SegmentReader::seek(std::uint64_t lsn) {
   state_.position = at.position;
   state_.next_lsn = at.lsn;
   buffer_end_ = 0;
+  window_ = {};
   buffer_position_ = at.position;
 }
 
@@ -57,8 +58,10 @@ bool SegmentReader::enter(std::shared_ptr<Segment> segment) {
     return false;
   }
   segment_ = std::move(segment);
+  mapped_.reset();
   state_ = format::ScanState::segment_start(segment_->base_lsn(), segment_->seed);
   buffer_end_ = 0;
+  window_ = {};
   buffer_position_ = state_.position;
   return true;
 }
@@ -80,6 +83,15 @@ Result<bool> SegmentReader::next(EventView& out) {
 }
 
 Status SegmentReader::fill_buffer() {
+  if (!mapped_ && segments_.map_sealed()) {
+    mapped_ = segment_->sealed_bytes();
+  }
+  if (mapped_) {
+    buffer_position_ = 0;
+    buffer_end_ = mapped_->bytes().size();
+    window_ = mapped_->bytes();
+    return Status();
+  }
   const std::uint64_t end = segment_->readable_end.load(std::memory_order_acquire);
   const std::uint64_t want = std::max<std::uint64_t>(kChunkBytes, buffer_.size());
   const std::uint64_t bytes = std::min<std::uint64_t>(want, end - state_.position);
@@ -88,6 +100,7 @@ Status SegmentReader::fill_buffer() {
                          segment_->file->read_at(state_.position, std::span(buffer_).first(bytes)));
   buffer_position_ = state_.position;
   buffer_end_ = got;
+  window_ = std::span(buffer_).first(got);
   return Status();
 }
 
@@ -122,8 +135,7 @@ Result<bool> SegmentReader::next_record() {
         state_.position + format::kRecordHeaderBytes > buffer_position_ + buffer_end_) {
       CAIRN_TRY(fill_buffer());
     }
-    const std::span<const std::byte> bytes = std::span(buffer_).first(buffer_end_);
-    format::RecordScanner scanner(bytes, buffer_position_, segment_->seed, segment_->base_lsn(),
+    format::RecordScanner scanner(window_, buffer_position_, segment_->seed, segment_->base_lsn(),
                                   state_, format::kRecordBytesMax, segment_->header.segment_bytes);
     format::RecordView view;
     if (scanner.next(view)) {
@@ -145,7 +157,7 @@ Result<bool> SegmentReader::next_record() {
       buffer_.resize(std::max(
           buffer_.size(),
           format::record_bytes(
-              format::load_record_header(buffer_.data() + (state_.position - buffer_position_))
+              format::load_record_header(window_.data() + (state_.position - buffer_position_))
                   .body_bytes)));
       CAIRN_TRY(fill_buffer());
       continue;

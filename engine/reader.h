@@ -42,9 +42,14 @@ class SegmentReader final : public LogReader {
 
   std::shared_ptr<Segment> segment_;
   format::ScanState state_;
+  // The bytes being scanned, window_: the sealed segment's mapping when
+  // there is one (all of it, from position 0), else the valid part of
+  // buffer_, read with read_at().
+  std::shared_ptr<const io::MappedBytes> mapped_;
   std::vector<std::byte> buffer_;
-  std::uint64_t buffer_position_ = 0;  // segment position of buffer_[0]
-  std::uint64_t buffer_end_ = 0;       // bytes valid in buffer_
+  std::span<const std::byte> window_;
+  std::uint64_t buffer_position_ = 0;  // segment position of window_[0]
+  std::uint64_t buffer_end_ = 0;       // window_.size()
   std::optional<format::BatchReader> batch_;
 };
 

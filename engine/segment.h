@@ -40,6 +40,17 @@ struct Segment {
 
   std::uint64_t base_lsn() const { return header.base_lsn; }
   std::uint64_t seal_position() const;
+  // The whole sealed segment mapped read-only, shared by every forward
+  // reader (a replay then copies no bytes). Mapped on first call, tried
+  // once; null for a segment not sealed yet or when the file system does
+  // not map (the reader then reads with read_at, which also reports any
+  // error the mapping hit).
+  std::shared_ptr<const io::MappedBytes> sealed_bytes();
+
+ private:
+  std::mutex map_mu_;
+  bool map_tried_ = false;
+  std::shared_ptr<const io::MappedBytes> mapped_;
 };
 
 }  // namespace cairn::engine

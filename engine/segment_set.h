@@ -22,7 +22,13 @@ class SegmentSet {
   std::vector<std::shared_ptr<Segment>> snapshot() const;
   std::size_t size() const;
 
+  // Whether forward readers map sealed segments (LogOptions::
+  // map_sealed_segments). Set before any reader exists.
+  void set_map_sealed(bool on) { map_sealed_ = on; }
+  bool map_sealed() const { return map_sealed_; }
+
  private:
+  bool map_sealed_ = true;
   mutable std::mutex mu_;
   std::vector<std::shared_ptr<Segment>> segments_;
 };

@@ -10,6 +10,23 @@
 
 namespace cairn::engine {
 
+std::shared_ptr<const io::MappedBytes> Segment::sealed_bytes() {
+  if (!sealed.load(std::memory_order_acquire)) {
+    return nullptr;
+  }
+  std::lock_guard lock(map_mu_);
+  if (!map_tried_) {
+    map_tried_ = true;
+    auto mapped = file->map(header.segment_bytes);
+    if (mapped) {
+      mapped_ = std::move(*mapped);
+    } else {
+      mapped.error().ignore();  // read_at() reports what is wrong, if anything
+    }
+  }
+  return mapped_;
+}
+
 std::uint64_t Segment::seal_position() const {
   return header.segment_bytes - format::kSealRecordBytes;
 }

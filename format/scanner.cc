@@ -113,8 +113,8 @@ bool RecordScanner::next(RecordView& out) {
   if (h.body_checksum != xxh3(body, seed_)) {
     return fail(ScanStop::bad_body_checksum, "body checksum mismatch");
   }
-  if (!is_all_zero(
-          {p + kRecordHeaderBytes + h.body_bytes, total - kRecordHeaderBytes - h.body_bytes})) {
+  const std::size_t padding = total - kRecordHeaderBytes - h.body_bytes;  // 0..7 bytes
+  if (padding != 0 && !is_all_zero({p + kRecordHeaderBytes + h.body_bytes, padding})) {
     return fail(ScanStop::bad_body, "padding bytes are not zero");
   }
   const bool is_seal = h.kind == static_cast<std::uint16_t>(RecordKind::seal);

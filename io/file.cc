@@ -2,7 +2,7 @@
 // portable meaning of "write these, then make them durable". Backends with a better primitive
 // (posix pwritev, io_uring linked writes + fdatasync) override it; wrappers such as the crash model
 // and the fault injector keep this one, so each write_at and the sync are separate operations they
-// can fail or drop one by one. FileSystem::read_many: one read_at per op.
+// can fail or drop one by one. FileSystem::read_many: one read_at per op. File::map: no mapping.
 #include <cairn/file_system.h>
 
 namespace cairn::io {
@@ -12,6 +12,10 @@ Status File::write_and_sync(std::span<const WriteOp> ops) {
     CAIRN_TRY(write_at(op.position, op.bytes));
   }
   return sync_data();
+}
+
+Result<std::shared_ptr<const MappedBytes>> File::map(std::uint64_t) const {
+  return std::shared_ptr<const MappedBytes>();
 }
 
 Status FileSystem::read_many(std::span<ReadOp> ops) {

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -229,6 +230,41 @@ Result<std::uint64_t> PosixFile::size() const {
     return sys_error(path_, "fstat", errno);
   }
   return static_cast<std::uint64_t>(st.st_size);
+}
+
+namespace {
+
+class PosixMapping final : public MappedBytes {
+ public:
+  PosixMapping(void* address, std::size_t bytes) : address_(address), bytes_(bytes) {}
+  ~PosixMapping() override { ::munmap(address_, bytes_); }
+  PosixMapping(const PosixMapping&) = delete;
+  PosixMapping& operator=(const PosixMapping&) = delete;
+  std::span<const std::byte> bytes() const override {
+    return {static_cast<const std::byte*>(address_), bytes_};
+  }
+
+ private:
+  void* address_;
+  std::size_t bytes_;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<const MappedBytes>> PosixFile::map(std::uint64_t bytes) const {
+  // Pages past the end of the file would fault with SIGBUS when touched.
+  CAIRN_ASSIGN_OR_RETURN(const std::uint64_t file_bytes, size());
+  if (bytes == 0 || bytes > file_bytes) {
+    return Status::in_file(Errc::invalid_argument, path_,
+                           "cannot map " + std::to_string(bytes) + " bytes of a file of " +
+                               std::to_string(file_bytes));
+  }
+  void* address = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd_, 0);
+  if (address == MAP_FAILED) {
+    return sys_error(path_, "mmap", errno);
+  }
+  return std::shared_ptr<const MappedBytes>(
+      std::make_shared<PosixMapping>(address, static_cast<std::size_t>(bytes)));
 }
 
 Status PosixFile::truncate(std::uint64_t bytes) {

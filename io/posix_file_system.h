@@ -43,6 +43,8 @@ class PosixFile : public File {
   Result<std::uint64_t> size() const override;
   Status truncate(std::uint64_t bytes) override;
   const std::string& path() const override { return path_; }
+  // mmap(PROT_READ, MAP_SHARED) of the file's first `bytes` (at most its size).
+  Result<std::shared_ptr<const MappedBytes>> map(std::uint64_t bytes) const override;
   // The descriptor, for the io_uring backend's batched calls.
   int fd() const { return fd_; }
 

@@ -34,6 +34,14 @@ struct WriteOp {
   std::span<const std::byte> bytes;
 };
 
+// A read-only mapping of a file's first bytes (mmap). The bytes stay valid
+// while this object lives, also after the File is closed.
+class MappedBytes {
+ public:
+  virtual ~MappedBytes() = default;
+  virtual std::span<const std::byte> bytes() const = 0;
+};
+
 // One open file. Thread safety: read_at() may be called from any number of
 // threads at once, also while others write; write_at() and write_and_sync()
 // may be called from several threads at once for disjoint byte ranges (the
@@ -63,6 +71,14 @@ class File {
   // Sets the file's size (ftruncate). Only recovery and tests shrink files.
   virtual Status truncate(std::uint64_t bytes) = 0;
   virtual const std::string& path() const = 0;
+  // Maps [0, bytes) read-only, for bytes that no longer change (a sealed
+  // segment): reading them then copies nothing. Returns null when the
+  // backend does not map; the caller reads with read_at() instead. The
+  // default returns null, so the crash model and the fault injector, which
+  // must see every read, are never bypassed. Beware: an I/O error on a
+  // mapped page arrives as SIGBUS, not as a Status (LogOptions::
+  // map_sealed_segments turns mapping off).
+  virtual Result<std::shared_ptr<const MappedBytes>> map(std::uint64_t bytes) const;
 };
 
 // One read of FileSystem::read_many. Like File::read_at: up to out.size()

@@ -295,6 +295,32 @@ TEST_CASE_TEMPLATE("allocate sets the size and keeps the bytes already written",
   CHECK(std::all_of(all.begin() + 300, all.end(), [](std::byte b) { return b == std::byte{0}; }));
 }
 
+TEST_CASE_TEMPLATE("map shows the file's bytes without a read, and refuses more than the file", B,
+                   BACKENDS) {
+  TempDir tmp;
+  auto fs = B::make();
+  auto file = open(*fs, tmp.path("a"), OpenMode::create);
+  const auto bytes = pattern(3 * 4096 + 100, 9);
+  REQUIRE(file->write_at(0, bytes).ok());
+  REQUIRE(file->sync_data().ok());
+  std::shared_ptr<const cairn::io::MappedBytes> mapped;
+  {
+    auto reader = open(*fs, tmp.path("a"), OpenMode::read_only);
+    auto m = reader->map(bytes.size());
+    REQUIRE_MESSAGE(m.has_value(), m.error().to_string());
+    REQUIRE(*m != nullptr);
+    mapped = *m;
+  }  // the mapping outlives the File it came from
+  REQUIRE(mapped->bytes().size() == bytes.size());
+  CHECK(std::equal(bytes.begin(), bytes.end(), mapped->bytes().begin()));
+  // Pages past the end would raise SIGBUS when touched: refused instead.
+  auto too_long = file->map(bytes.size() + 1);
+  REQUIRE_FALSE(too_long.has_value());
+  CHECK(too_long.error().code() == cairn::Errc::invalid_argument);
+  CHECK(too_long.error().path() == tmp.path("a"));
+  CHECK_FALSE(file->map(0).has_value());
+}
+
 TEST_CASE_TEMPLATE("truncate shrinks and grows the file", B, BACKENDS) {
   TempDir tmp;
   auto fs = B::make();

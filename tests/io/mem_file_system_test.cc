@@ -76,6 +76,14 @@ TEST_CASE("mem: after drop_unsynced only synced bytes remain") {
   CHECK(contents(fs, "/d/f") == "aaaa");
 }
 
+TEST_CASE("mem: map returns no mapping, so every read goes through the crash model") {
+  MemFileSystem fs;
+  auto file = durable_file(fs, "aaaa");
+  auto mapped = file->map(4);
+  REQUIRE_MESSAGE(mapped.has_value(), mapped.error().to_string());
+  CHECK(*mapped == nullptr);
+}
+
 TEST_CASE("mem: keep_prefix leaves a prefix of the write sequence, cut at a sector") {
   // Writes: sector 0 'a', then sectors 1-3 'b' in one write, then sector 4 'c'.
   // Every prefix, cutting the three-sector write sector by sector:
