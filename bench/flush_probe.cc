@@ -52,6 +52,7 @@ struct Options {
   int repeat = 3;
   std::vector<int> threads = {16};
   std::vector<int> in_flight = {1, 2, 4};
+  std::vector<int> delays_us;  // commit delays to try (buffered, K = 1)
 };
 
 [[noreturn]] void die(const std::string& what) {
@@ -106,16 +107,29 @@ int open_file(const std::string& path, bool direct) {
 // numbers taken since the last batch; `durable` moves in order.
 class GroupCommit {
  public:
-  GroupCommit(int fd, bool direct, int in_flight)
-      : fd_(fd), direct_(direct), in_flight_max_(in_flight) {}
+  // With a commit delay, a leader first waits up to `delay_us` for all
+  // `writers` to have appended, so that one flush carries all of them.
+  GroupCommit(int fd, bool direct, int in_flight, int writers = 0, int delay_us = 0)
+      : fd_(fd),
+        direct_(direct),
+        in_flight_max_(in_flight),
+        writers_(writers),
+        delay_us_(delay_us) {}
 
   void writer(const std::atomic<bool>& stop) {
     const Buffer buffer = aligned_buffer(kBufferBytes);
     std::unique_lock lock(mu_);
     while (!stop.load()) {
       const std::uint64_t mine = ++appended_;
+      if (delay_us_ > 0) {
+        cv_.notify_all();  // a delaying leader counts the writers
+      }
       while (durable_ < mine) {
         if (in_flight_ < in_flight_max_ && taken_ < appended_) {
+          delay(lock);
+          if (in_flight_ >= in_flight_max_ || taken_ >= appended_) {
+            continue;  // another leader took the batch meanwhile
+          }
           lead(lock, buffer.get());
         } else {
           cv_.wait(lock);
@@ -132,6 +146,17 @@ class GroupCommit {
     std::uint64_t end;
     bool done;
   };
+
+  void delay(std::unique_lock<std::mutex>& lock) {
+    if (delay_us_ <= 0) {
+      return;
+    }
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(delay_us_);
+    while (appended_ - taken_ < static_cast<std::uint64_t>(writers_) &&
+           std::chrono::steady_clock::now() < until) {
+      cv_.wait_until(lock, until);
+    }
+  }
 
   void lead(std::unique_lock<std::mutex>& lock, std::byte* buffer) {
     const std::uint64_t records = appended_ - taken_;
@@ -179,6 +204,8 @@ class GroupCommit {
   const int fd_;
   const bool direct_;
   const int in_flight_max_;
+  const int writers_;
+  const int delay_us_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::uint64_t appended_ = 0;
@@ -196,9 +223,9 @@ struct Result {
 };
 
 Result group_commit_once(const std::string& path, int threads, int in_flight, bool direct,
-                         double seconds) {
+                         double seconds, int delay_us = 0) {
   const int fd = open_file(path, direct);
-  GroupCommit gc(fd, direct, in_flight);
+  GroupCommit gc(fd, direct, in_flight, threads, delay_us);
   std::atomic<bool> stop{false};
   std::vector<std::thread> writers;
   const auto start = std::chrono::steady_clock::now();
@@ -301,7 +328,10 @@ void usage() {
       "depth 1 and 4. Writes a 1 GiB file in DIR (default /var/tmp), removed at\n"
       "the end. Medians of --repeat runs (default 3) of --seconds each (default 2).\n"
       "  --threads LIST    writer threads of the group commit (default 16)\n"
-      "  --in-flight LIST  batches in flight (default 1,2,4)\n");
+      "  --in-flight LIST  batches in flight (default 1,2,4)\n"
+      "  --delay-us LIST   also try a commit delay: with one batch in flight\n"
+      "                    (buffered), the leader waits up to this many µs for\n"
+      "                    every writer to have appended (default: not tried)\n");
 }
 
 Options parse(int argc, char** argv) {
@@ -327,6 +357,8 @@ Options parse(int argc, char** argv) {
       o.threads = parse_list(value);
     } else if (arg == "--in-flight") {
       o.in_flight = parse_list(value);
+    } else if (arg == "--delay-us") {
+      o.delays_us = parse_list(value);
     } else {
       std::fprintf(stderr, "cairn-flush-probe: unknown option %s (see --help)\n", arg.c_str());
       std::exit(2);
@@ -359,6 +391,23 @@ int main(int argc, char** argv) {
         base = k == o.in_flight.front() ? m : base;
         std::printf("%-8d %-9d %-16s %12.0f %10.1f %11.2fx\n", threads, k,
                     direct ? "O_DIRECT+DSYNC" : "pwrite+fdatasync", m, median(per_flush), m / base);
+        std::fflush(stdout);
+      }
+    }
+  }
+  if (!o.delays_us.empty()) {
+    std::printf("\ncommit delay, pwrite+fdatasync, one batch in flight\n");
+    std::printf("%-8s %-9s %12s %10s\n", "threads", "delay µs", "events/s", "ev/flush");
+    for (const int threads : o.threads) {
+      for (const int d : o.delays_us) {
+        std::vector<double> rate;
+        std::vector<double> per_flush;
+        for (int r = 0; r < o.repeat; ++r) {
+          const Result res = group_commit_once(path, threads, 1, false, o.seconds, d);
+          rate.push_back(res.per_second);
+          per_flush.push_back(res.per_flush);
+        }
+        std::printf("%-8d %-9d %12.0f %10.1f\n", threads, d, median(rate), median(per_flush));
         std::fflush(stdout);
       }
     }
