@@ -218,7 +218,7 @@ std::string replay_hint(const Workload& w, CrashPolicy policy, std::uint64_t op,
 std::vector<Event> recover_and_read(MemFileSystem& fs, const std::string& hint) {
   auto fs_ptr = std::shared_ptr<MemFileSystem>(&fs, [](MemFileSystem*) {});
   auto log = Log::open(small_options(fs_ptr));
-  REQUIRE_MESSAGE(log.has_value(), hint << ": open after crash: " << log.error().to_string());
+  REQUIRE_MESSAGE(log.has_value(), hint << ": open after crash: " << log.status().to_string());
   auto events = read_all(**log);
   REQUIRE_MESSAGE((*log)->close().ok(), hint);
   return events;
@@ -249,7 +249,7 @@ void check_sealed_segments(MemFileSystem& fs, const std::string& hint) {
   o.verify_all = true;
   o.dry_run = true;
   auto r = recovery::recover(fs, o);
-  REQUIRE_MESSAGE(r.has_value(), hint << ": verify: " << r.error().to_string());
+  REQUIRE_MESSAGE(r.has_value(), hint << ": verify: " << r.status().to_string());
   CHECK_MESSAGE(!r->torn_tail_found, hint);
 }
 
@@ -301,7 +301,7 @@ void check_event_store(MemFileSystem& fs, const std::vector<Event>& events, cons
   const bool survived = last.first_lsn < events.size();
   const std::uint64_t end = log->next_lsn();
   auto r = log->append(last.stream, ExpectedVersion::any(), events_of(last), Durability::sync);
-  REQUIRE_MESSAGE(r.has_value(), r.error().to_string());
+  REQUIRE_MESSAGE(r.has_value(), r.status().to_string());
   CHECK(r->first_lsn == (survived ? last.first_lsn : end));
   CHECK(log->next_lsn() == (survived ? end : end + last.data.size()));
   const Append& early = model.appends.front();

@@ -96,7 +96,7 @@ TEST_CASE("concurrency: appenders and readers see dense LSNs, and no ack precede
       NewEvent e = event(data);
       auto r = log->append(stream, ExpectedVersion::any(), {&e, 1},
                            sync ? Durability::sync : Durability::async);
-      REQUIRE_MESSAGE(r.has_value(), r.error().to_string());
+      REQUIRE_MESSAGE(r.has_value(), r.status().to_string());
       if (sync && i % 10 == 0 && !record_is_durable(*fs, log_id, r->first_lsn)) {
         ++not_durable_acks;
       }

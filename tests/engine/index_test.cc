@@ -101,7 +101,7 @@ TEST_CASE("index: a sealed segment gets an index file that decodes and covers it
   auto bytes = fs->read_file(index_path(0));
   REQUIRE(bytes.has_value());
   auto index = format::decode_index(std::as_bytes(std::span(*bytes)));
-  REQUIRE_MESSAGE(index.has_value(), index.error().to_string());
+  REQUIRE_MESSAGE(index.has_value(), index.status().to_string());
   CHECK(index->base_lsn == 0);
   CHECK(index->end_lsn > 100);
   CHECK(index->sparse.size() > 5);
@@ -212,7 +212,7 @@ TEST_CASE(
   auto first = log->append("acct", ExpectedVersion::no_stream(), events);
   REQUIRE(first.has_value());
   auto retry = log->append("acct", ExpectedVersion::no_stream(), events);
-  REQUIRE_MESSAGE(retry.has_value(), retry.error().to_string());
+  REQUIRE_MESSAGE(retry.has_value(), retry.status().to_string());
   CHECK(retry->first_lsn == first->first_lsn);
   CHECK(retry->first_version == 0);
   CHECK(log->next_lsn() == 2);
@@ -243,7 +243,7 @@ TEST_CASE(
   auto log = open_log(small_options(fs));
   const std::uint64_t before = log->next_lsn();
   auto retry = log->append("acct", ExpectedVersion::any(), {&e, 1});
-  REQUIRE_MESSAGE(retry.has_value(), retry.error().to_string());
+  REQUIRE_MESSAGE(retry.has_value(), retry.status().to_string());
   CHECK(retry->first_lsn == first.first_lsn);
   CHECK(log->next_lsn() == before);
   // And after a crash (no clean close, no index for the tail on disk).

@@ -43,18 +43,18 @@ void fill_log(Log& log, int n) {
     NewEvent e = event(data, i % 2 ? "odd" : "even");
     e.time_ns = time_of(static_cast<std::uint64_t>(i));
     auto r = log.append(stream_of(i), ExpectedVersion::any(), {&e, 1});
-    REQUIRE_MESSAGE(r.has_value(), r.error().to_string());
+    REQUIRE_MESSAGE(r.has_value(), r.status().to_string());
   }
 }
 
 std::vector<Event> read(Log& log, const ReadOptions& options) {
   auto reader = log.read(options);
-  REQUIRE_MESSAGE(reader.has_value(), reader.error().to_string());
+  REQUIRE_MESSAGE(reader.has_value(), reader.status().to_string());
   std::vector<Event> out;
   EventView v;
   while (true) {
     auto more = (*reader)->next(v);
-    REQUIRE_MESSAGE(more.has_value(), more.error().to_string());
+    REQUIRE_MESSAGE(more.has_value(), more.status().to_string());
     if (!*more) {
       break;
     }
@@ -342,7 +342,7 @@ TEST_CASE("reads: lsn_after_time at and around every boundary") {
   fill_log(*log, 400);
   const auto after = [&](std::int64_t t) {
     auto r = log->lsn_after_time(t);
-    REQUIRE_MESSAGE(r.has_value(), r.error().to_string());
+    REQUIRE_MESSAGE(r.has_value(), r.status().to_string());
     return *r;
   };
   CHECK(after(INT64_MIN) == 0);
@@ -454,7 +454,7 @@ TEST_CASE("reads: forward reads through mapped sealed segments match what was ap
     append_some(600);  // several rolls of 64 KiB segments
     while (true) {
       auto more = (*early)->next(v);
-      REQUIRE_MESSAGE(more.has_value(), more.error().to_string());
+      REQUIRE_MESSAGE(more.has_value(), more.status().to_string());
       if (!*more) {
         break;
       }

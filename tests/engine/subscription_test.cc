@@ -77,7 +77,7 @@ std::vector<std::uint64_t> range(std::uint64_t from, std::uint64_t to) {
 std::unique_ptr<Subscription> subscribe(Log& log, Collector& collector,
                                         const SubscribeOptions& options = {}) {
   auto s = log.subscribe(options, collector.handler());
-  REQUIRE_MESSAGE(s.has_value(), s.error().to_string());
+  REQUIRE_MESSAGE(s.has_value(), s.status().to_string());
   return std::move(*s);
 }
 

@@ -307,7 +307,7 @@ TEST_CASE_TEMPLATE("map shows the file's bytes without a read, and refuses more 
   {
     auto reader = open(*fs, tmp.path("a"), OpenMode::read_only);
     auto m = reader->map(bytes.size());
-    REQUIRE_MESSAGE(m.has_value(), m.error().to_string());
+    REQUIRE_MESSAGE(m.has_value(), m.status().to_string());
     REQUIRE(*m != nullptr);
     mapped = *m;
   }  // the mapping outlives the File it came from

@@ -80,7 +80,7 @@ TEST_CASE("mem: map returns no mapping, so every read goes through the crash mod
   MemFileSystem fs;
   auto file = durable_file(fs, "aaaa");
   auto mapped = file->map(4);
-  REQUIRE_MESSAGE(mapped.has_value(), mapped.error().to_string());
+  REQUIRE_MESSAGE(mapped.has_value(), mapped.status().to_string());
   CHECK(*mapped == nullptr);
 }
 

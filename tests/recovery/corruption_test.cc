@@ -285,7 +285,7 @@ void check_case(const Fixture& f, std::size_t s, std::uint64_t position, const s
     CHECK(log.error().position() == e.position);
     return;
   }
-  REQUIRE_MESSAGE(log.has_value(), log.error().to_string());
+  REQUIRE_MESSAGE(log.has_value(), log.status().to_string());
   const ReadBack got = read_back(**log);
   std::string why;
   CHECK_MESSAGE(is_prefix_of_model(got.events, f.model, &why), why);  // never a changed event
@@ -510,7 +510,7 @@ TEST_CASE("corruption: a tail cut at any byte recovers exactly the longest valid
     }
     auto fs = rebuild_with(f.snapshot, tail.name, original.substr(0, cut));
     auto log = Log::open(small_options(fs));
-    REQUIRE_MESSAGE(log.has_value(), log.error().to_string());
+    REQUIRE_MESSAGE(log.has_value(), log.status().to_string());
     ++count;
     CHECK((*log)->next_lsn() == before_tail + kept);
     const ReadBack got = read_back(**log);

@@ -75,7 +75,7 @@ RecoveryOptions ropts(bool strict = false, bool dry_run = false, bool verify_all
 
 RecoveredLog recover_ok(io::FileSystem& fs, const RecoveryOptions& o = ropts()) {
   auto r = recovery::recover(fs, o);
-  REQUIRE_MESSAGE(r.has_value(), r.error().to_string());
+  REQUIRE_MESSAGE(r.has_value(), r.status().to_string());
   return std::move(*r);
 }
 
@@ -101,7 +101,7 @@ std::string report_text(const std::vector<std::string>& report) {
 
 std::string file(MemFileSystem& fs, const std::string& name) {
   auto bytes = fs.read_file(dir_path(name));
-  REQUIRE_MESSAGE(bytes.has_value(), bytes.error().to_string());
+  REQUIRE_MESSAGE(bytes.has_value(), bytes.status().to_string());
   return *bytes;
 }
 
@@ -858,7 +858,7 @@ TEST_CASE("recover: strict mode refuses a torn tail and changes nothing") {
     LogOptions so = small_options(x->fs);
     so.recovery_mode = RecoveryMode::strict;
     auto opened = Log::open(so);
-    REQUIRE_MESSAGE(opened.has_value(), opened.error().to_string());
+    REQUIRE_MESSAGE(opened.has_value(), opened.status().to_string());
     check_events(**opened, x->model, 30);
   }
 }

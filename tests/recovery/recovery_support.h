@@ -41,13 +41,13 @@ inline std::string seg_name(std::uint64_t base) { return format::segment_file_na
 inline Snapshot take_snapshot(MemFileSystem& fs, const std::string& dir = test::kDir) {
   Snapshot out;
   auto names = fs.list(dir);
-  REQUIRE_MESSAGE(names.has_value(), names.error().to_string());
+  REQUIRE_MESSAGE(names.has_value(), names.status().to_string());
   for (const auto& name : *names) {
     if (name == format::kLockFileName) {
       continue;
     }
     auto bytes = fs.read_file(dir_path(name, dir));
-    REQUIRE_MESSAGE(bytes.has_value(), bytes.error().to_string());
+    REQUIRE_MESSAGE(bytes.has_value(), bytes.status().to_string());
     out.emplace(name, std::move(*bytes));
   }
   return out;
@@ -62,7 +62,7 @@ inline std::shared_ptr<MemFileSystem> rebuild(const Snapshot& snapshot,
   REQUIRE(fs->sync_dir(format::parent_path(dir)).ok());
   for (const auto& [name, bytes] : snapshot) {
     auto file = fs->open(dir_path(name, dir), io::OpenMode::create);
-    REQUIRE_MESSAGE(file.has_value(), file.error().to_string());
+    REQUIRE_MESSAGE(file.has_value(), file.status().to_string());
     if (!bytes.empty()) {
       REQUIRE((*file)->write_at(0, std::as_bytes(std::span(bytes))).ok());
     }
@@ -103,7 +103,7 @@ inline SegmentLayout layout_of(const std::string& name, const std::string& bytes
   out.name = name;
   const auto span = std::as_bytes(std::span(bytes));
   auto header = format::decode_segment_header(span);
-  REQUIRE_MESSAGE(header.has_value(), header.error().to_string());
+  REQUIRE_MESSAGE(header.has_value(), header.status().to_string());
   out.header = *header;
   const std::uint64_t seed = format::record_seed(header->log_id, header->base_lsn);
   format::RecordScanner scanner(span, 0, seed, header->base_lsn,

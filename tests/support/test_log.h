@@ -75,7 +75,7 @@ inline AppendResult append_one(Log& log, const std::string& stream, const std::s
                                Durability durability = Durability::sync) {
   NewEvent e = event(data);
   auto r = log.append(stream, ExpectedVersion::any(), {&e, 1}, durability);
-  REQUIRE_MESSAGE(r.has_value(), r.error().to_string());
+  REQUIRE_MESSAGE(r.has_value(), r.status().to_string());
   return *r;
 }
 
@@ -86,7 +86,7 @@ inline std::vector<Event> read_all(Log& log, std::uint64_t from = 0) {
   EventView v;
   while (true) {
     auto more = (*reader)->next(v);
-    REQUIRE_MESSAGE(more.has_value(), more.error().to_string());
+    REQUIRE_MESSAGE(more.has_value(), more.status().to_string());
     if (!*more) {
       break;
     }
@@ -97,7 +97,7 @@ inline std::vector<Event> read_all(Log& log, std::uint64_t from = 0) {
 
 inline std::unique_ptr<Log> open_log(const LogOptions& options) {
   auto log = Log::open(options);
-  REQUIRE_MESSAGE(log.has_value(), log.error().to_string());
+  REQUIRE_MESSAGE(log.has_value(), log.status().to_string());
   return std::move(*log);
 }
 
