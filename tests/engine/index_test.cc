@@ -15,6 +15,7 @@
 #include "format/index_file.h"
 #include "format/layout.h"
 #include "format/names.h"
+#include "tests/support/forwarding_file_system.h"
 #include "tests/support/test_log.h"
 
 using namespace cairn;
@@ -24,56 +25,32 @@ using testing::MemFileSystem;
 namespace {
 
 // Counts the bytes read through it: the measure of what open() touches.
-class CountingFileSystem : public io::FileSystem {
+class CountingFileSystem : public ForwardingFileSystem {
  public:
-  explicit CountingFileSystem(std::shared_ptr<io::FileSystem> base) : base_(std::move(base)) {}
+  explicit CountingFileSystem(std::shared_ptr<io::FileSystem> base)
+      : ForwardingFileSystem(std::move(base), "counting") {}
   std::atomic<std::uint64_t> bytes_read{0};
 
-  class CountingFile : public io::File {
+ private:
+  class CountingFile : public ForwardingFile {
    public:
     CountingFile(std::unique_ptr<io::File> f, std::atomic<std::uint64_t>& n)
-        : f_(std::move(f)), n_(n) {}
-    Status write_at(std::uint64_t p, std::span<const std::byte> b) override {
-      return f_->write_at(p, b);
-    }
+        : ForwardingFile(std::move(f)), n_(n) {}
     Result<std::size_t> read_at(std::uint64_t p, std::span<std::byte> out) const override {
-      auto r = f_->read_at(p, out);
+      auto r = ForwardingFile::read_at(p, out);
       if (r) {
         n_ += *r;
       }
       return r;
     }
-    Status sync_data() override { return f_->sync_data(); }
-    Status write_and_sync(std::span<const io::WriteOp> ops) override {
-      return f_->write_and_sync(ops);
-    }
-    Status allocate(std::uint64_t p, std::uint64_t b) override { return f_->allocate(p, b); }
-    Result<std::uint64_t> size() const override { return f_->size(); }
-    Status truncate(std::uint64_t b) override { return f_->truncate(b); }
-    const std::string& path() const override { return f_->path(); }
 
    private:
-    std::unique_ptr<io::File> f_;
     std::atomic<std::uint64_t>& n_;
   };
 
-  Result<std::unique_ptr<io::File>> open(const std::string& p, io::OpenMode m) override {
-    CAIRN_ASSIGN_OR_RETURN(auto f, base_->open(p, m));
-    return std::unique_ptr<io::File>(std::make_unique<CountingFile>(std::move(f), bytes_read));
+  std::unique_ptr<io::File> wrap(std::unique_ptr<io::File> file) override {
+    return std::make_unique<CountingFile>(std::move(file), bytes_read);
   }
-  Status rename(const std::string& a, const std::string& b) override { return base_->rename(a, b); }
-  Status remove(const std::string& p) override { return base_->remove(p); }
-  Status sync_dir(const std::string& d) override { return base_->sync_dir(d); }
-  Result<std::vector<std::string>> list(const std::string& d) override { return base_->list(d); }
-  Status create_dir(const std::string& d) override { return base_->create_dir(d); }
-  Result<bool> exists(const std::string& p) override { return base_->exists(p); }
-  Result<std::unique_ptr<io::FileLock>> lock(const std::string& p) override {
-    return base_->lock(p);
-  }
-  std::string name() const override { return "counting(" + base_->name() + ")"; }
-
- private:
-  std::shared_ptr<io::FileSystem> base_;
 };
 
 [[maybe_unused]] std::string index_path(std::uint64_t base) {

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "tests/support/forwarding_file_system.h"
 #include "tests/support/test_log.h"
 
 using namespace cairn;
@@ -86,16 +87,10 @@ class Gate {
   bool armed_ = false;
 };
 
-class GatedFile final : public io::File {
+class GatedFile final : public ForwardingFile {
  public:
-  GatedFile(std::unique_ptr<io::File> base, Gate& gate) : base_(std::move(base)), gate_(gate) {}
-  Status write_at(std::uint64_t p, std::span<const std::byte> b) override {
-    return base_->write_at(p, b);
-  }
-  Result<std::size_t> read_at(std::uint64_t p, std::span<std::byte> out) const override {
-    return base_->read_at(p, out);
-  }
-  Status sync_data() override { return base_->sync_data(); }
+  GatedFile(std::unique_ptr<io::File> base, Gate& gate)
+      : ForwardingFile(std::move(base)), gate_(gate) {}
   Status write_and_sync(std::span<const io::WriteOp> ops) override {
     if (gate_.armed()) {
       std::uint64_t bytes = 0;
@@ -104,39 +99,22 @@ class GatedFile final : public io::File {
       }
       CAIRN_TRY(gate_.pass(bytes));
     }
-    return base_->write_and_sync(ops);
+    return ForwardingFile::write_and_sync(ops);
   }
-  Status allocate(std::uint64_t p, std::uint64_t n) override { return base_->allocate(p, n); }
-  Result<std::uint64_t> size() const override { return base_->size(); }
-  Status truncate(std::uint64_t n) override { return base_->truncate(n); }
-  const std::string& path() const override { return base_->path(); }
 
  private:
-  std::unique_ptr<io::File> base_;
   Gate& gate_;
 };
 
-class GatedFileSystem final : public io::FileSystem {
+class GatedFileSystem final : public ForwardingFileSystem {
  public:
   GatedFileSystem(std::shared_ptr<io::FileSystem> base, Gate& gate)
-      : base_(std::move(base)), gate_(gate) {}
-  Result<std::unique_ptr<io::File>> open(const std::string& path, io::OpenMode mode) override {
-    CAIRN_ASSIGN_OR_RETURN(auto file, base_->open(path, mode));
-    return std::unique_ptr<io::File>(std::make_unique<GatedFile>(std::move(file), gate_));
-  }
-  Status rename(const std::string& a, const std::string& b) override { return base_->rename(a, b); }
-  Status remove(const std::string& p) override { return base_->remove(p); }
-  Status sync_dir(const std::string& d) override { return base_->sync_dir(d); }
-  Result<std::vector<std::string>> list(const std::string& d) override { return base_->list(d); }
-  Status create_dir(const std::string& d) override { return base_->create_dir(d); }
-  Result<bool> exists(const std::string& p) override { return base_->exists(p); }
-  Result<std::unique_ptr<io::FileLock>> lock(const std::string& p) override {
-    return base_->lock(p);
-  }
-  std::string name() const override { return "gated(" + base_->name() + ")"; }
+      : ForwardingFileSystem(std::move(base), "gated"), gate_(gate) {}
 
  private:
-  std::shared_ptr<io::FileSystem> base_;
+  std::unique_ptr<io::File> wrap(std::unique_ptr<io::File> file) override {
+    return std::make_unique<GatedFile>(std::move(file), gate_);
+  }
   Gate& gate_;
 };
 
