@@ -48,7 +48,6 @@ void SegmentReader::seek(std::uint64_t lsn) {
   const SegmentIndex::Seek at = index->seek_lsn(lsn);
   state_.position = at.position;
   state_.next_lsn = at.lsn;
-  buffer_end_ = 0;
   window_ = {};
   buffer_position_ = at.position;
 }
@@ -60,7 +59,6 @@ bool SegmentReader::enter(std::shared_ptr<Segment> segment) {
   segment_ = std::move(segment);
   mapped_.reset();
   state_ = format::ScanState::segment_start(segment_->base_lsn(), segment_->seed);
-  buffer_end_ = 0;
   window_ = {};
   buffer_position_ = state_.position;
   return true;
@@ -88,7 +86,6 @@ Status SegmentReader::fill_buffer() {
   }
   if (mapped_) {
     buffer_position_ = 0;
-    buffer_end_ = mapped_->bytes().size();
     window_ = mapped_->bytes();
     return Status();
   }
@@ -99,7 +96,6 @@ Status SegmentReader::fill_buffer() {
   CAIRN_ASSIGN_OR_RETURN(std::size_t got,
                          segment_->file->read_at(state_.position, std::span(buffer_).first(bytes)));
   buffer_position_ = state_.position;
-  buffer_end_ = got;
   window_ = std::span(buffer_).first(got);
   return Status();
 }
@@ -132,7 +128,7 @@ Result<bool> SegmentReader::next_record() {
       return false;  // the tail, fully read
     }
     if (state_.position < buffer_position_ ||
-        state_.position + format::kRecordHeaderBytes > buffer_position_ + buffer_end_) {
+        state_.position + format::kRecordHeaderBytes > buffer_position_ + window_.size()) {
       CAIRN_TRY(fill_buffer());
     }
     format::RecordScanner scanner(window_, buffer_position_, segment_->seed, segment_->base_lsn(),
@@ -151,7 +147,7 @@ Result<bool> SegmentReader::next_record() {
       return true;
     }
     if (scanner.stop() == format::ScanStop::short_data &&
-        buffer_position_ + buffer_end_ < readable_end) {
+        buffer_position_ + window_.size() < readable_end) {
       // The record straddles the buffer: read again from its start, growing
       // the buffer to the record's size if needed.
       buffer_.resize(std::max(
@@ -163,7 +159,7 @@ Result<bool> SegmentReader::next_record() {
       continue;
     }
     if (scanner.stop() == format::ScanStop::end_of_input &&
-        buffer_position_ + buffer_end_ < readable_end) {
+        buffer_position_ + window_.size() < readable_end) {
       CAIRN_TRY(fill_buffer());
       continue;
     }

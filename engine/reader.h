@@ -49,7 +49,6 @@ class SegmentReader final : public LogReader {
   std::vector<std::byte> buffer_;
   std::span<const std::byte> window_;
   std::uint64_t buffer_position_ = 0;  // segment position of window_[0]
-  std::uint64_t buffer_end_ = 0;       // window_.size()
   std::optional<format::BatchReader> batch_;
 };
 
