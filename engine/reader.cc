@@ -46,6 +46,7 @@ void SegmentReader::seek(std::uint64_t lsn) {
     return;
   }
   const SegmentIndex::Seek at = index->seek_lsn(lsn);
+  scanner_.reset();
   state_.position = at.position;
   state_.next_lsn = at.lsn;
   window_ = {};
@@ -57,6 +58,7 @@ bool SegmentReader::enter(std::shared_ptr<Segment> segment) {
     return false;
   }
   segment_ = std::move(segment);
+  scanner_.reset();
   mapped_.reset();
   state_ = format::ScanState::segment_start(segment_->base_lsn(), segment_->seed);
   window_ = {};
@@ -106,74 +108,106 @@ Status SegmentReader::damage(const format::RecordScanner& scanner) const {
                         (scanner.detail()[0] ? std::string(": ") + scanner.detail() : ""));
 }
 
-// Moves to the next batch record at or before the limit. Returns false at
-// the end of the readable log.
+// The scan position: the live scanner's while there is one (it advances
+// with every record), else where the last one stopped.
+const format::ScanState& SegmentReader::state() const {
+  return scanner_ ? scanner_->state() : state_;
+}
+
+// Ends the live scanner, keeping its position in state_. Called before the
+// window moves (a new buffer, a new segment, a seek).
+void SegmentReader::park() {
+  if (scanner_) {
+    state_ = scanner_->state();
+    scanner_.reset();
+  }
+}
+
+// Moves to the next batch record below the limit. Returns false at the end
+// of the readable log. One scanner lives as long as its window, so the
+// records of a mapped segment are read without rebuilding it per record.
 Result<bool> SegmentReader::next_record() {
   while (segment_) {
     // The limit only grows: ask again (a lock in the committer) only when
     // the reader has reached the last value seen, not for every record.
-    if (state_.next_lsn >= limit_) {
+    if (state().next_lsn >= limit_) {
       limit_ = limit_fn_();
-      if (state_.next_lsn >= limit_) {
+      if (state().next_lsn >= limit_) {
         return false;
       }
     }
     const std::uint64_t readable_end = segment_->readable_end.load(std::memory_order_acquire);
     const bool sealed = segment_->sealed.load(std::memory_order_acquire);
-    if (sealed && state_.next_lsn >= segment_->end_lsn.load()) {
+    if (sealed && state().next_lsn >= segment_->end_lsn.load()) {
       enter(segments_.after(*segment_));
       continue;
     }
-    if (state_.position >= readable_end) {
+    if (state().position >= readable_end) {
+      park();
       return false;  // the tail, fully read
     }
-    if (state_.position < buffer_position_ ||
-        state_.position + format::kRecordHeaderBytes > buffer_position_ + window_.size()) {
-      CAIRN_TRY(fill_buffer());
+    if (!scanner_) {
+      if (state_.position < buffer_position_ ||
+          state_.position + format::kRecordHeaderBytes > buffer_position_ + window_.size()) {
+        CAIRN_TRY(fill_buffer());
+      }
+      scanner_.emplace(window_, buffer_position_, segment_->seed, segment_->base_lsn(), state_,
+                       format::kRecordBytesMax, segment_->header.segment_bytes);
     }
-    format::RecordScanner scanner(window_, buffer_position_, segment_->seed, segment_->base_lsn(),
-                                  state_, format::kRecordBytesMax, segment_->header.segment_bytes);
     format::RecordView view;
-    if (scanner.next(view)) {
+    if (scanner_->next(view)) {
       if (view.header.kind == static_cast<std::uint16_t>(format::RecordKind::seal)) {
-        state_ = scanner.state();  // records filled the segment up to its seal
-        continue;
+        continue;  // records filled the segment up to its seal
       }
-      if (view.header.lsn >= limit_) {
-        return false;  // written, but its batch is not published yet
-      }
-      state_ = scanner.state();
+      // The scanner accepts only the record at the next LSN, which is below
+      // the limit (checked above), and the limit ends a published batch.
+      CAIRN_ASSERT(view.header.lsn + view.header.event_count <= limit_);
       batch_.emplace(view.body, view.header.lsn, view.header.event_count);
       return true;
     }
-    if (scanner.stop() == format::ScanStop::short_data &&
-        buffer_position_ + window_.size() < readable_end) {
-      // The record straddles the buffer: read again from its start, growing
-      // the buffer to the record's size if needed.
-      buffer_.resize(std::max(
-          buffer_.size(),
-          format::record_bytes(
-              format::load_record_header(window_.data() + (state_.position - buffer_position_))
-                  .body_bytes)));
-      CAIRN_TRY(fill_buffer());
-      continue;
+    CAIRN_ASSIGN_OR_RETURN(bool again, after_stop(sealed, readable_end));
+    if (!again) {
+      return false;
     }
-    if (scanner.stop() == format::ScanStop::end_of_input &&
-        buffer_position_ + window_.size() < readable_end) {
-      CAIRN_TRY(fill_buffer());
-      continue;
-    }
-    if (scanner.stop() == format::ScanStop::zero_header && sealed) {
-      // Zeros up to the seal slot: this segment has no more records. Its end
-      // LSN (from the seal) says whether any are missing.
-      if (state_.next_lsn != segment_->end_lsn.load()) {
-        return damage(scanner);
-      }
-      continue;
-    }
-    return damage(scanner);
   }
   return false;
+}
+
+// The scanner stopped without a record: read more when the window ended
+// before the readable bytes, move on at a sealed segment's end marker, and
+// report anything else as damage. Returns whether to scan again.
+Result<bool> SegmentReader::after_stop(bool sealed, std::uint64_t readable_end) {
+  const format::ScanStop stop = scanner_->stop();
+  const bool more_to_read = buffer_position_ + window_.size() < readable_end;
+  if (stop == format::ScanStop::short_data && more_to_read) {
+    // The record straddles the buffer: read again from its start, growing
+    // the buffer to the record's size if needed.
+    const std::byte* header = window_.data() + (scanner_->state().position - buffer_position_);
+    buffer_.resize(std::max(buffer_.size(),
+                            format::record_bytes(format::load_record_header(header).body_bytes)));
+    park();
+    CAIRN_TRY(fill_buffer());
+    return true;
+  }
+  if (stop == format::ScanStop::end_of_input && more_to_read) {
+    park();
+    CAIRN_TRY(fill_buffer());
+    return true;
+  }
+  if (stop == format::ScanStop::sealed) {
+    park();  // past the seal: the next pass moves to the next segment
+    return true;
+  }
+  if (stop == format::ScanStop::zero_header && sealed) {
+    // Zeros up to the seal slot: this segment has no more records. Its end
+    // LSN (from the seal) says whether any are missing.
+    if (scanner_->state().next_lsn != segment_->end_lsn.load()) {
+      return damage(*scanner_);
+    }
+    park();
+    return true;
+  }
+  return damage(*scanner_);
 }
 
 }  // namespace cairn::engine

@@ -29,6 +29,9 @@ class SegmentReader final : public LogReader {
 
  private:
   Result<bool> next_record();
+  Result<bool> after_stop(bool sealed, std::uint64_t readable_end);
+  const format::ScanState& state() const;
+  void park();
   Status fill_buffer();
   Status damage(const format::RecordScanner& scanner) const;
   bool enter(std::shared_ptr<Segment> segment);
@@ -41,7 +44,8 @@ class SegmentReader final : public LogReader {
   std::uint64_t limit_ = 0;
 
   std::shared_ptr<Segment> segment_;
-  format::ScanState state_;
+  format::ScanState state_;                       // the scan position while no scanner is live
+  std::optional<format::RecordScanner> scanner_;  // over window_
   // The bytes being scanned, window_: the sealed segment's mapping when
   // there is one (all of it, from position 0), else the valid part of
   // buffer_, read with read_at().

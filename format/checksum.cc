@@ -53,6 +53,24 @@ std::uint64_t xxh3(std::span<const std::byte> bytes, std::uint64_t seed) {
                                        XXH3_SECRET_DEFAULT_SIZE, seed);
 }
 
+SeededXxh3::SeededXxh3(std::uint64_t seed) : seed_(seed) {
+  static_assert(sizeof(secret_) == XXH3_SECRET_DEFAULT_SIZE);
+  XXH3_generateSecret_fromSeed(secret_, seed);
+}
+
+std::uint64_t SeededXxh3::operator()(std::span<const std::byte> bytes) const {
+  if (bytes.size() <= XXH3_MIDSIZE_MAX) {
+    return XXH3_64bits_withSeed(bytes.data(), bytes.size(), seed_);
+  }
+#if CAIRN_XXH3_AVX2
+  if (kUseAvx2) {
+    return cairn_xxh3_long_avx2(bytes.data(), bytes.size(), secret_, seed_);
+  }
+#endif
+  return XXH3_64bits_withSecretandSeed(bytes.data(), bytes.size(), secret_,
+                                       XXH3_SECRET_DEFAULT_SIZE, seed_);
+}
+
 std::uint64_t record_seed(std::uint64_t log_id, std::uint64_t base_lsn) {
   std::byte buf[16];
   store_u64(buf, log_id);

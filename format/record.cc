@@ -11,16 +11,7 @@
 namespace cairn::format {
 namespace {
 
-// Byte positions inside the record header (SPEC.md section 5.1).
-constexpr std::size_t kHeaderChecksumAt = 0;
-constexpr std::size_t kBodyChecksumAt = 8;
-constexpr std::size_t kLsnAt = 16;
-constexpr std::size_t kPriorDurableAt = 24;
-constexpr std::size_t kBodyBytesAt = 32;
-constexpr std::size_t kEventCountAt = 36;
-constexpr std::size_t kKindAt = 40;
-constexpr std::size_t kFlagsAt = 42;
-constexpr std::size_t kReservedAt = 44;
+using namespace header_field;
 
 void store_header(std::byte* p, const RecordHeader& h, std::uint64_t seed) {
   std::memset(p, 0, kRecordHeaderBytes);
@@ -47,22 +38,12 @@ std::byte* put_bytes(std::byte* p, std::string_view s) {
 
 }  // namespace
 
-RecordHeader load_record_header(const std::byte* p) {
-  RecordHeader h;
-  h.header_checksum = load_u64(p + kHeaderChecksumAt);
-  h.body_checksum = load_u64(p + kBodyChecksumAt);
-  h.lsn = load_u64(p + kLsnAt);
-  h.prior_durable_lsn = load_u64(p + kPriorDurableAt);
-  h.body_bytes = load_u32(p + kBodyBytesAt);
-  h.event_count = load_u32(p + kEventCountAt);
-  h.kind = load_u16(p + kKindAt);
-  h.flags = load_u16(p + kFlagsAt);
-  h.reserved = load_u32(p + kReservedAt);
-  return h;
-}
-
 std::uint64_t compute_header_checksum(const std::byte* p, std::uint64_t seed) {
   return xxh3({p + 8, kRecordHeaderBytes - 8}, seed);
+}
+
+std::uint64_t compute_header_checksum(const std::byte* p, const SeededXxh3& hash) {
+  return hash({p + 8, kRecordHeaderBytes - 8});
 }
 
 bool is_all_zero(std::span<const std::byte> bytes) {

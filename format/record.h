@@ -12,6 +12,8 @@
 #include <span>
 #include <string_view>
 
+#include "format/byte_order.h"
+#include "format/checksum.h"
 #include "format/layout.h"
 
 namespace cairn::format {
@@ -30,10 +32,38 @@ struct RecordHeader {
   std::uint32_t reserved = 0;  // bytes [44, 48): zero in format version 1
 };
 
-// Field-by-field load of 48 bytes; no checks.
-RecordHeader load_record_header(const std::byte* p);
+// Byte positions inside the record header (SPEC.md section 5.1).
+namespace header_field {
+inline constexpr std::size_t kHeaderChecksumAt = 0;
+inline constexpr std::size_t kBodyChecksumAt = 8;
+inline constexpr std::size_t kLsnAt = 16;
+inline constexpr std::size_t kPriorDurableAt = 24;
+inline constexpr std::size_t kBodyBytesAt = 32;
+inline constexpr std::size_t kEventCountAt = 36;
+inline constexpr std::size_t kKindAt = 40;
+inline constexpr std::size_t kFlagsAt = 42;
+inline constexpr std::size_t kReservedAt = 44;
+}  // namespace header_field
+
+// Field-by-field load of 48 bytes; no checks. Inline: the scanner calls it
+// for every record.
+inline RecordHeader load_record_header(const std::byte* p) {
+  using namespace header_field;
+  RecordHeader h;
+  h.header_checksum = load_u64(p + kHeaderChecksumAt);
+  h.body_checksum = load_u64(p + kBodyChecksumAt);
+  h.lsn = load_u64(p + kLsnAt);
+  h.prior_durable_lsn = load_u64(p + kPriorDurableAt);
+  h.body_bytes = load_u32(p + kBodyBytesAt);
+  h.event_count = load_u32(p + kEventCountAt);
+  h.kind = load_u16(p + kKindAt);
+  h.flags = load_u16(p + kFlagsAt);
+  h.reserved = load_u32(p + kReservedAt);
+  return h;
+}
 // XXH3 of header bytes [8, 48) of the encoded header at p.
 std::uint64_t compute_header_checksum(const std::byte* p, std::uint64_t seed);
+std::uint64_t compute_header_checksum(const std::byte* p, const SeededXxh3& hash);
 bool is_all_zero(std::span<const std::byte> bytes);
 
 // Why a header whose checksum verified still cannot be a record, or "" if it

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <span>
 
+#include "format/checksum.h"
 #include "format/layout.h"
 #include "format/record.h"
 
@@ -83,7 +84,7 @@ class RecordScanner {
 
   std::span<const std::byte> bytes_;
   std::uint64_t start_position_;
-  std::uint64_t seed_;
+  SeededXxh3 hash_;  // under the segment's record seed
   std::uint64_t base_lsn_;
   std::size_t record_bytes_max_;
   std::uint64_t segment_bytes_;

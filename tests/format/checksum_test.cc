@@ -33,6 +33,25 @@ TEST_CASE("xxh3 equals XXH3_64bits_withSeed for every length and changing seeds"
   CHECK(checked > 2000);
 }
 
+TEST_CASE("SeededXxh3 equals XXH3_64bits_withSeed for every length") {
+  std::vector<std::byte> bytes(3000);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    bytes[i] = static_cast<std::byte>((i * 89 + 3) & 0xFF);
+  }
+  for (std::uint64_t seed : {0ull, 7ull, 0x0123'4567'89AB'CDEFull}) {
+    const SeededXxh3 hash(seed);
+    CHECK(hash.seed() == seed);
+    for (std::size_t len = 0; len <= bytes.size(); len += (len < 600 ? 1 : 61)) {
+      const std::span<const std::byte> input = std::span(bytes).first(len);
+      CAPTURE(len);
+      CAPTURE(seed);
+      REQUIRE(hash(input) == XXH3_64bits_withSeed(input.data(), len, seed));
+      // Interleaved with another seed through xxh3(): no shared state.
+      REQUIRE(xxh3(input, seed + 1) == XXH3_64bits_withSeed(input.data(), len, seed + 1));
+    }
+  }
+}
+
 TEST_CASE("chain_step and record_seed are XXH3 of their little-endian inputs") {
   const std::uint64_t seed = record_seed(42, 7);
   const unsigned char seed_input[16] = {42, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0};
