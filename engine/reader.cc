@@ -108,12 +108,6 @@ Status SegmentReader::damage(const format::RecordScanner& scanner) const {
                         (scanner.detail()[0] ? std::string(": ") + scanner.detail() : ""));
 }
 
-// The scan position: the live scanner's while there is one (it advances
-// with every record), else where the last one stopped.
-const format::ScanState& SegmentReader::state() const {
-  return scanner_ ? scanner_->state() : state_;
-}
-
 // Ends the live scanner, keeping its position in state_. Called before the
 // window moves (a new buffer, a new segment, a seek).
 void SegmentReader::park() {

@@ -30,7 +30,9 @@ class SegmentReader final : public LogReader {
  private:
   Result<bool> next_record();
   Result<bool> after_stop(bool sealed, std::uint64_t readable_end);
-  const format::ScanState& state() const;
+  // The scan position: the live scanner's while there is one (it advances
+  // with every record), else where the last one stopped.
+  const format::ScanState& state() const { return scanner_ ? scanner_->state() : state_; }
   void park();
   Status fill_buffer();
   Status damage(const format::RecordScanner& scanner) const;

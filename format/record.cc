@@ -191,10 +191,11 @@ BatchReader::BatchReader(std::span<const std::byte> body, std::uint64_t first_ls
                          std::uint32_t event_count)
     : body_(body), lsn_(first_lsn), remaining_(event_count) {
   CAIRN_ASSERT(body.size() >= kBatchPrefixBytes);
-  first_version_ = load_u64(body.data());
-  const std::size_t stream_bytes = load_u16(body.data() + 8);
-  stream_ = as_chars(body.subspan(kBatchPrefixBytes, stream_bytes));
-  position_ = kBatchPrefixBytes + stream_bytes;
+  position_ = kBatchPrefixBytes + load_u16(body.data() + 8);
+}
+
+std::string_view BatchReader::stream() const {
+  return as_chars(body_.subspan(kBatchPrefixBytes, load_u16(body_.data() + 8)));
 }
 
 bool BatchReader::next(EventView& out) {
@@ -210,8 +211,8 @@ bool BatchReader::next(EventView& out) {
   CAIRN_ASSERT(position_ + kEventHeaderBytes + type_bytes + metadata_bytes + data_bytes <=
                body_.size());
   out.lsn = lsn_ + index_;
-  out.stream = stream_;
-  out.version = first_version_ + index_;
+  out.stream = stream();
+  out.version = first_version() + index_;
   out.time_ns = static_cast<std::int64_t>(load_u64(e));
   std::memcpy(out.id.bytes.data(), e + 8, kEventIdBytes);
   std::size_t at = position_ + kEventHeaderBytes;

@@ -117,7 +117,9 @@ bool RecordScanner::next(RecordView& out) {
     return fail(ScanStop::bad_body_checksum, "body checksum mismatch");
   }
   const std::size_t padding = total - kRecordHeaderBytes - h.body_bytes;  // 0..7 bytes
-  if (padding != 0 && !is_all_zero({p + kRecordHeaderBytes + h.body_bytes, padding})) {
+  // The padding is the last 0..7 bytes of the record's last word, which
+  // lies inside the record (a record is at least a header long).
+  if (padding != 0 && (load_u64(p + total - 8) >> (8 * (8 - padding))) != 0) {
     return fail(ScanStop::bad_body, "padding bytes are not zero");
   }
   const bool is_seal = h.kind == static_cast<std::uint16_t>(RecordKind::seal);
