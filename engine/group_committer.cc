@@ -167,7 +167,8 @@ std::optional<std::uint64_t> GroupCommitter::find_id_locked(const EventId& id,
   if (auto it = unindexed_ids_.find(id); it != unindexed_ids_.end()) {
     return it->second;
   }
-  const auto segments = segments_.snapshot();
+  const auto view = segments_.view();
+  const SegmentSet::Segments& segments = *view;
   for (std::size_t i = checked; i < segments.size(); ++i) {
     std::lock_guard index_lock(segments[i]->index_mu);
     if (segments[i]->index) {
@@ -646,7 +647,7 @@ Status GroupCommitter::roll(std::vector<io::WriteOp>& ops, const Item& item, std
   tail_->end_lsn.store(item.lsn_end);
   tail_->sealed.store(true);
   tail_->readable_end.store(tail_->header.segment_bytes);
-  if (Status s = indexes_.write(*tail_, *tail_->index); !s.ok()) {
+  if (Status s = indexes_.seal(*tail_); !s.ok()) {
     // Derived data: the next open rebuilds a missing index.
     s.ignore();
   }

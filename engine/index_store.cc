@@ -22,7 +22,11 @@ std::string IndexStore::index_name(const Segment& segment) const {
 }
 
 Status IndexStore::write(const Segment& segment, const SegmentIndex& index) {
-  const std::vector<std::byte> bytes = format::encode_index(index.to_file());
+  return write_file(segment, index.to_file());
+}
+
+Status IndexStore::write_file(const Segment& segment, const format::IndexFile& contents) {
+  const std::vector<std::byte> bytes = format::encode_index(contents);
   const std::string tmp = store_.path(index_name(segment) + format::kTmpSuffix);
   CAIRN_ASSIGN_OR_RETURN(auto file, store_.fs().open(tmp, io::OpenMode::create));
   CAIRN_TRY(file->truncate(0));
@@ -90,13 +94,30 @@ Result<std::shared_ptr<SegmentIndex>> IndexStore::get(Segment& segment) {
   CAIRN_ASSIGN_OR_RETURN(auto index,
                          load_if_matching(segment, segment.end_lsn.load(), segment.end_chain));
   if (!index) {
-    CAIRN_ASSIGN_OR_RETURN(index, rebuild(segment, segment.header.segment_bytes));
-    if (Status s = write(segment, *index); !s.ok()) {
+    CAIRN_ASSIGN_OR_RETURN(auto rebuilt, rebuild(segment, segment.header.segment_bytes));
+    format::IndexFile contents = rebuilt->to_file();
+    if (Status s = write_file(segment, contents); !s.ok()) {
       notice_("could not write the rebuilt index: " + s.to_string());
     }
+    index = std::make_shared<SegmentIndex>(std::move(contents));  // the immutable form
   }
   segment.index = index;
   return index;
+}
+
+Status IndexStore::seal(Segment& segment) {
+  std::shared_ptr<SegmentIndex> growable;
+  {
+    std::lock_guard lock(segment.index_mu);
+    growable = segment.index;
+  }
+  CAIRN_ASSERT(segment.sealed && growable);
+  format::IndexFile contents = growable->to_file();
+  const Status written = write_file(segment, contents);
+  auto immutable = std::make_shared<SegmentIndex>(std::move(contents));
+  std::lock_guard lock(segment.index_mu);
+  segment.index = std::move(immutable);
+  return written;
 }
 
 Result<std::shared_ptr<SegmentIndex>> IndexStore::open_tail(Segment& segment,

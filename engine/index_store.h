@@ -33,12 +33,19 @@ class IndexStore {
                                                   std::shared_ptr<SegmentIndex> scanned);
   // Writes `index` as the segment's index file (tmp, fdatasync, rename).
   Status write(const Segment& segment, const SegmentIndex& index);
+  // At a roll, for the segment just sealed: writes its index file and puts
+  // the immutable form a later open would load (sorted tables, stream
+  // directory, id filter) in place of its growable index, so that lookups
+  // in segments sealed during this session cost what they cost after a
+  // reopen. A failed write is returned; the swap happens regardless.
+  Status seal(Segment& segment);
 
  private:
   Result<std::shared_ptr<SegmentIndex>> load_if_matching(const Segment& segment,
                                                          std::uint64_t end_lsn,
                                                          std::uint64_t chain);
   Result<std::shared_ptr<SegmentIndex>> rebuild(Segment& segment, std::uint64_t end_position);
+  Status write_file(const Segment& segment, const format::IndexFile& contents);
   std::string index_name(const Segment& segment) const;
 
   SegmentStore& store_;

@@ -293,15 +293,17 @@ Result<std::string> LogImpl::stream_at(std::uint64_t lsn) {
 // under its lock).
 Result<std::optional<std::uint64_t>> LogImpl::find_sealed_id(const EventId& id,
                                                              std::size_t* checked) {
-  const auto segments = segments_.snapshot();
+  const auto view = segments_.view();
+  const SegmentSet::Segments& segments = *view;
   std::size_t sealed = 0;
   while (sealed < segments.size() && segments[sealed]->sealed.load()) {
     ++sealed;
   }
   *checked = sealed;
+  const std::uint64_t hash = format::id_hash(id);
   for (std::size_t i = sealed; i-- > 0;) {
     CAIRN_ASSIGN_OR_RETURN(auto index, indexes_->get(*segments[i]));
-    if (auto lsn = index->find_id(id)) {
+    if (auto lsn = index->find_id(id, hash)) {
       return std::optional<std::uint64_t>(*lsn);
     }
   }

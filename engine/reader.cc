@@ -154,8 +154,9 @@ Result<bool> SegmentReader::next_record() {
         continue;  // records filled the segment up to its seal
       }
       // The scanner accepts only the record at the next LSN, which is below
-      // the limit (checked above), and the limit ends a published batch.
-      CAIRN_ASSERT(view.header.lsn + view.header.event_count <= limit_);
+      // the limit (checked above). A limit inside a batch (a reader bounded
+      // at one LSN) still yields the whole batch, as before.
+      CAIRN_ASSERT(view.header.lsn < limit_);
       batch_.emplace(view.body, view.header.lsn, view.header.event_count);
       return true;
     }

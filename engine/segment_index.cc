@@ -33,6 +33,10 @@ SegmentIndex::SegmentIndex(format::IndexFile file, bool growable)
     : file_(std::move(file)), sealed_(!growable) {
   if (!growable) {
     directory_ = format::StreamDirectory(file_.streams);
+    id_bloom_ = format::bloom_for_keys(file_.ids.size());
+    for (const auto& e : file_.ids) {
+      format::bloom_add(id_bloom_, format::id_hash(e.id));
+    }
     return;
   }
   for (const auto& e : file_.streams) {
@@ -143,6 +147,14 @@ std::vector<format::StreamEntry> SegmentIndex::stream_records(std::uint64_t hash
 }
 
 std::optional<std::uint64_t> SegmentIndex::find_id(const EventId& id) const {
+  return find_id(id, format::id_hash(id));
+}
+
+std::optional<std::uint64_t> SegmentIndex::find_id(const EventId& id, std::uint64_t id_hash) const {
+  // sealed_ and a sealed index's tables never change after construction.
+  if (sealed_ && !format::bloom_may_contain(id_bloom_, id_hash)) {
+    return std::nullopt;
+  }
   std::shared_lock lock(mu_);
   if (!sealed_) {
     auto it = tail_ids_.find(id);
@@ -182,7 +194,7 @@ std::size_t SegmentIndex::memory_bytes() const {
   std::size_t bytes = file_.sparse.capacity() * sizeof(format::SparseEntry) +
                       file_.streams.capacity() * sizeof(format::StreamEntry) +
                       file_.ids.capacity() * sizeof(format::IdEntry) + file_.bloom.capacity() * 8 +
-                      directory_.memory_bytes();
+                      id_bloom_.capacity() * 8 + directory_.memory_bytes();
   for (const auto& [hash, entries] : tail_streams_) {
     bytes += 48 + entries.capacity() * sizeof(format::StreamEntry);
   }

@@ -57,7 +57,11 @@ class SegmentIndex {
   // The records of one stream (by hash: names must be checked by the
   // caller), sorted by version.
   std::vector<format::StreamEntry> stream_records(std::uint64_t hash) const;
+  // The LSN of the event with this id, if the segment holds it. `id_hash`
+  // is format::id_hash(id), computed once by a caller that asks many
+  // segments (every append with an id asks every sealed segment).
   std::optional<std::uint64_t> find_id(const EventId& id) const;
+  std::optional<std::uint64_t> find_id(const EventId& id, std::uint64_t id_hash) const;
   std::uint64_t base_lsn() const { return file_.base_lsn; }  // immutable
   std::uint64_t end_lsn() const;
   std::uint64_t end_position() const;
@@ -73,6 +77,12 @@ class SegmentIndex {
   format::IndexFile file_;  // sparse always; streams/ids sorted only when sealed
   bool sealed_ = false;
   format::StreamDirectory directory_;  // over file_.streams, when sealed
+  // A bloom filter over file_.ids, when sealed (in memory only, built at
+  // load): most appends find their id in no segment, and a binary search
+  // of each sealed segment's id table cost ~18 cache misses per segment
+  // (appends slowed with the log's size: 221k/s at 10 segments, 12k/s at
+  // 112). Immutable once built, like everything of a sealed index.
+  std::vector<std::uint64_t> id_bloom_;
   std::uint64_t next_sparse_position_ = 0;
   // The tail's stream and id tables, appended in LSN order.
   std::unordered_map<std::uint64_t, std::vector<format::StreamEntry>> tail_streams_;

@@ -13,13 +13,20 @@ namespace cairn::engine {
 
 class SegmentSet {
  public:
+  using Segments = std::vector<std::shared_ptr<Segment>>;
+
   void add(std::shared_ptr<Segment> segment);
   // The segment holding `lsn` (the last with base_lsn <= lsn), or null.
   std::shared_ptr<Segment> find(std::uint64_t lsn) const;
   // The segment after `segment`, or null if it is the last.
   std::shared_ptr<Segment> after(const Segment& segment) const;
   std::shared_ptr<Segment> last() const;
-  std::vector<std::shared_ptr<Segment>> snapshot() const;
+  Segments snapshot() const;
+  // The same without copying: the list is replaced (copy on write) when a
+  // segment is added, so a view stays valid and unchanged. Every append
+  // with an event id walks the segments twice; copying the list there cost
+  // one atomic increment per segment.
+  std::shared_ptr<const Segments> view() const;
   std::size_t size() const;
 
   // Whether forward readers map sealed segments (LogOptions::
@@ -30,7 +37,7 @@ class SegmentSet {
  private:
   bool map_sealed_ = true;
   mutable std::mutex mu_;
-  std::vector<std::shared_ptr<Segment>> segments_;
+  std::shared_ptr<const Segments> segments_ = std::make_shared<const Segments>();
 };
 
 }  // namespace cairn::engine

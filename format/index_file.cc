@@ -29,14 +29,6 @@ std::uint64_t bloom_bit(std::uint64_t hash, std::size_t i) {
   return (low + i * step) % kBloomBlockBits;
 }
 
-void bloom_add(std::vector<std::uint64_t>& bloom, std::uint64_t hash) {
-  std::uint64_t* block = bloom.data() + bloom_block(bloom.size(), hash);
-  for (std::size_t i = 0; i < kBloomProbes; ++i) {
-    const std::uint64_t bit = bloom_bit(hash, i);
-    block[bit / 64] |= std::uint64_t{1} << (bit % 64);
-  }
-}
-
 bool stream_less(const StreamEntry& a, const StreamEntry& b) {
   return a.stream_hash != b.stream_hash ? a.stream_hash < b.stream_hash
                                         : a.first_version < b.first_version;
@@ -119,6 +111,22 @@ std::uint64_t stream_hash(std::string_view stream) {
 
 bool id_less(const EventId& a, const EventId& b) { return a.bytes < b.bytes; }
 
+std::uint64_t id_hash(const EventId& id) { return xxh3(std::as_bytes(std::span(id.bytes)), 0); }
+
+std::vector<std::uint64_t> bloom_for_keys(std::size_t keys) {
+  const std::size_t blocks =
+      std::max<std::size_t>(1, (keys * kBloomBitsPerKey + kBloomBlockBits - 1) / kBloomBlockBits);
+  return std::vector<std::uint64_t>(blocks * kBloomBlockWords, 0);
+}
+
+void bloom_add(std::vector<std::uint64_t>& bloom, std::uint64_t hash) {
+  std::uint64_t* block = bloom.data() + bloom_block(bloom.size(), hash);
+  for (std::size_t i = 0; i < kBloomProbes; ++i) {
+    const std::uint64_t bit = bloom_bit(hash, i);
+    block[bit / 64] |= std::uint64_t{1} << (bit % 64);
+  }
+}
+
 void finish_index(IndexFile& f) {
   std::sort(f.streams.begin(), f.streams.end(), stream_less);
   std::sort(f.ids.begin(), f.ids.end(),
@@ -127,9 +135,7 @@ void finish_index(IndexFile& f) {
   for (std::size_t i = 0; i < f.streams.size(); ++i) {
     distinct += (i == 0 || f.streams[i].stream_hash != f.streams[i - 1].stream_hash) ? 1 : 0;
   }
-  const std::size_t blocks = std::max<std::size_t>(
-      1, (distinct * kBloomBitsPerKey + kBloomBlockBits - 1) / kBloomBlockBits);
-  f.bloom.assign(blocks * kBloomBlockWords, 0);
+  f.bloom = bloom_for_keys(distinct);
   for (const auto& e : f.streams) {
     bloom_add(f.bloom, e.stream_hash);
   }

@@ -89,6 +89,13 @@ std::vector<std::byte> encode_index(const IndexFile& index);
 Result<IndexFile> decode_index(std::span<const std::byte> bytes);
 
 bool bloom_may_contain(std::span<const std::uint64_t> bloom, std::uint64_t hash);
+// An empty blocked bloom filter sized for `keys` keys (kBloomBitsPerKey
+// each, at least one block), and adding one key's hash to it. The stream
+// filter of an index file is one; the engine also builds one over a sealed
+// segment's event ids, in memory only.
+std::vector<std::uint64_t> bloom_for_keys(std::size_t keys);
+void bloom_add(std::vector<std::uint64_t>& bloom, std::uint64_t hash);
+std::uint64_t id_hash(const EventId& id);
 // A directory over a stream table, in memory only (derived when a sealed
 // segment's table is loaded or built): the first entry of each of 2^bits
 // buckets of the hash space, about 8 entries per bucket, 4 bytes per bucket.
