@@ -651,6 +651,17 @@ Status GroupCommitter::roll(std::vector<io::WriteOp>& ops, const Item& item, std
     // Derived data: the next open rebuilds a missing index.
     s.ignore();
   }
+  {
+    // The sealed tail is the last segment: extend the id filter if it
+    // covers every segment before (else the next id check catches up).
+    std::shared_ptr<SegmentIndex> sealed_index;
+    {
+      std::lock_guard lock(tail_->index_mu);
+      sealed_index = tail_->index;
+    }
+    CAIRN_ASSERT(segments_.last() == tail_);
+    indexes_.id_filter().add(segments_.size() - 1, *sealed_index);
+  }
   CAIRN_ASSIGN_OR_RETURN(auto prepared, preparer_.take());
   format::SegmentHeader header = tail_->header;
   header.base_lsn = item.lsn_end;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "engine/id_filter.h"
 #include "engine/segment.h"
 #include "engine/segment_index.h"
 #include "engine/segment_store.h"
@@ -40,6 +41,10 @@ class IndexStore {
   // reopen. A failed write is returned; the swap happens regardless.
   Status seal(Segment& segment);
 
+  // Over the ids of the sealed segments, in order (decision 0014): the
+  // committer extends it at each roll, the id check fills it on first use.
+  SealedIdFilter& id_filter() { return id_filter_; }
+
  private:
   Result<std::shared_ptr<SegmentIndex>> load_if_matching(const Segment& segment,
                                                          std::uint64_t end_lsn,
@@ -52,6 +57,7 @@ class IndexStore {
   std::uint64_t log_id_;
   std::uint32_t interval_bytes_;
   std::function<void(const std::string&)> notice_;
+  SealedIdFilter id_filter_;
 };
 
 }  // namespace cairn::engine

@@ -301,6 +301,17 @@ Result<std::optional<std::uint64_t>> LogImpl::find_sealed_id(const EventId& id,
   }
   *checked = sealed;
   const std::uint64_t hash = format::id_hash(id);
+  // The filter over the sealed segments' ids: brought up to date first (on
+  // the first check after open this loads every sealed segment's index, as
+  // the search below would; rolls extend it after that), then asked once.
+  SealedIdFilter& filter = indexes_->id_filter();
+  for (std::size_t next = filter.covered(); next < sealed; next = filter.covered()) {
+    CAIRN_ASSIGN_OR_RETURN(auto index, indexes_->get(*segments[next]));
+    filter.add(next, *index);
+  }
+  if (!filter.may_contain(hash)) {
+    return std::optional<std::uint64_t>();
+  }
   for (std::size_t i = sealed; i-- > 0;) {
     CAIRN_ASSIGN_OR_RETURN(auto index, indexes_->get(*segments[i]));
     if (auto lsn = index->find_id(id, hash)) {

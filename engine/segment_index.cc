@@ -169,6 +169,16 @@ std::optional<std::uint64_t> SegmentIndex::find_id(const EventId& id, std::uint6
   return it->lsn;
 }
 
+void SegmentIndex::for_each_id(const std::function<void(const EventId&)>& fn) const {
+  std::shared_lock lock(mu_);
+  for (const auto& e : file_.ids) {
+    fn(e.id);
+  }
+  for (const auto& [id, lsn] : tail_ids_) {
+    fn(id);
+  }
+}
+
 std::uint64_t SegmentIndex::end_lsn() const {
   std::shared_lock lock(mu_);
   return file_.end_lsn;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
@@ -62,6 +63,8 @@ class SegmentIndex {
   // segments (every append with an id asks every sealed segment).
   std::optional<std::uint64_t> find_id(const EventId& id) const;
   std::optional<std::uint64_t> find_id(const EventId& id, std::uint64_t id_hash) const;
+  // Calls fn for every event id the index holds, in no particular order.
+  void for_each_id(const std::function<void(const EventId&)>& fn) const;
   std::uint64_t base_lsn() const { return file_.base_lsn; }  // immutable
   std::uint64_t end_lsn() const;
   std::uint64_t end_position() const;

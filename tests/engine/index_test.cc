@@ -13,6 +13,8 @@
 #include <cstring>
 #include <thread>
 
+#include "engine/id_filter.h"
+#include "engine/segment_index.h"
 #include "format/index_file.h"
 #include "format/layout.h"
 #include "format/names.h"
@@ -341,4 +343,46 @@ TEST_CASE("time: an explicit recorded time earlier than the log's last is refuse
   REQUIRE_FALSE(r.has_value());
   CHECK(r.error().code() == Errc::invalid_argument);
   CHECK(log->next_lsn() == 1);
+}
+
+// SealedIdFilter (engine/id_filter.h): segments are covered in order, once;
+// every added id answers "maybe"; most absent ids answer "no"; levels grow
+// so that a full filter keeps its false-positive rate.
+TEST_CASE("id filter: covers segments in order, finds every id, rejects most others") {
+  const auto id_of = [](std::uint64_t n) {
+    EventId id;
+    std::memcpy(id.bytes.data(), &n, 8);
+    id.bytes[12] = 0x77;
+    return id;
+  };
+  const auto index_with = [&](std::uint64_t first, std::uint64_t count) {
+    format::IndexFile f;
+    f.base_lsn = first;
+    f.end_lsn = first + count;
+    for (std::uint64_t i = 0; i < count; ++i) {
+      f.ids.push_back(format::IdEntry{id_of(first + i), first + i});
+    }
+    format::finish_index(f);
+    return engine::SegmentIndex(std::move(f));
+  };
+  engine::SealedIdFilter filter;
+  CHECK(filter.covered() == 0);
+  CHECK_FALSE(filter.may_contain(format::id_hash(id_of(1))));
+  const engine::SegmentIndex a = index_with(0, 50'000);
+  const engine::SegmentIndex b = index_with(50'000, 150'000);  // past the first level
+  CHECK_FALSE(filter.add(1, b));                               // out of order: refused
+  CHECK(filter.covered() == 0);
+  REQUIRE(filter.add(0, a));
+  CHECK_FALSE(filter.add(0, a));  // never twice
+  REQUIRE(filter.add(1, b));
+  CHECK(filter.covered() == 2);
+  for (std::uint64_t i = 0; i < 200'000; ++i) {
+    REQUIRE(filter.may_contain(format::id_hash(id_of(i))));
+  }
+  std::uint64_t false_positives = 0;
+  for (std::uint64_t i = 1'000'000; i < 1'100'000; ++i) {
+    false_positives += filter.may_contain(format::id_hash(id_of(i))) ? 1 : 0;
+  }
+  CHECK(false_positives < 3'000);  // two levels at about 1% each, at most
+  CHECK(filter.memory_bytes() > 0);
 }
