@@ -14,6 +14,9 @@ std::size_t SealedIdFilter::covered() const {
 }
 
 bool SealedIdFilter::add(std::size_t ordinal, const SegmentIndex& index) {
+  if (covered() != ordinal) {
+    return false;  // not the next segment (or added already): skip the hashing
+  }
   // Hashed before taking the lock: a segment holds up to millions of ids.
   std::vector<std::uint64_t> hashes;
   index.for_each_id([&](const EventId& id) { hashes.push_back(format::id_hash(id)); });

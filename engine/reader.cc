@@ -92,6 +92,9 @@ Status SegmentReader::fill_buffer() {
     return Status();
   }
   const std::uint64_t end = segment_->readable_end.load(std::memory_order_acquire);
+  // window_ may point into buffer_, which the resize below can move: drop
+  // it first, so that a failed read leaves no view of freed memory.
+  window_ = {};
   const std::uint64_t want = std::max<std::uint64_t>(kChunkBytes, buffer_.size());
   const std::uint64_t bytes = std::min<std::uint64_t>(want, end - state_.position);
   buffer_.resize(std::max<std::size_t>(buffer_.size(), static_cast<std::size_t>(bytes)));
@@ -178,9 +181,10 @@ Result<bool> SegmentReader::after_stop(bool sealed, std::uint64_t readable_end) 
     // The record straddles the buffer: read again from its start, growing
     // the buffer to the record's size if needed.
     const std::byte* header = window_.data() + (scanner_->state().position - buffer_position_);
-    buffer_.resize(std::max(buffer_.size(),
-                            format::record_bytes(format::load_record_header(header).body_bytes)));
+    const std::size_t record = format::record_bytes(format::load_record_header(header).body_bytes);
     park();
+    window_ = {};  // into buffer_, which the resize can move
+    buffer_.resize(std::max(buffer_.size(), record));
     CAIRN_TRY(fill_buffer());
     return true;
   }

@@ -53,14 +53,14 @@ std::uint64_t xxh3(std::span<const std::byte> bytes, std::uint64_t seed) {
                                        XXH3_SECRET_DEFAULT_SIZE, seed);
 }
 
-SeededXxh3::SeededXxh3(std::uint64_t seed) : seed_(seed) {
-  static_assert(sizeof(secret_) == XXH3_SECRET_DEFAULT_SIZE);
-  XXH3_generateSecret_fromSeed(secret_, seed);
-}
-
 std::uint64_t SeededXxh3::operator()(std::span<const std::byte> bytes) const {
   if (bytes.size() <= XXH3_MIDSIZE_MAX) {
     return XXH3_64bits_withSeed(bytes.data(), bytes.size(), seed_);
+  }
+  static_assert(sizeof(secret_) == XXH3_SECRET_DEFAULT_SIZE);
+  if (!derived_) {
+    XXH3_generateSecret_fromSeed(secret_, seed_);
+    derived_ = true;
   }
 #if CAIRN_XXH3_AVX2
   if (kUseAvx2) {

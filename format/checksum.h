@@ -13,16 +13,20 @@ std::uint64_t xxh3(std::span<const std::byte> bytes, std::uint64_t seed);
 // xxh3(bytes, seed) for many inputs under one seed (the records of a
 // segment). XXH3 derives a 192-byte secret from the seed for inputs over 240
 // bytes; this derives it once, where xxh3() looks up a per-thread copy on
-// every call (measured: ~3% of a replay).
+// every call (measured: ~3% of a replay). One thread at a time: the first
+// long input writes the secret.
 class SeededXxh3 {
  public:
-  explicit SeededXxh3(std::uint64_t seed);
+  explicit SeededXxh3(std::uint64_t seed) : seed_(seed) {}
   std::uint64_t seed() const { return seed_; }
   std::uint64_t operator()(std::span<const std::byte> bytes) const;
 
  private:
   std::uint64_t seed_;
-  alignas(64) unsigned char secret_[192];
+  // Derived on the first input over 240 bytes: scanners built for one short
+  // record (stream reads build one per record) never pay for it.
+  mutable bool derived_ = false;
+  alignas(64) mutable unsigned char secret_[192];
 };
 
 // The seed of every record checksum in a segment: XXH3-64 of
