@@ -647,20 +647,10 @@ Status GroupCommitter::roll(std::vector<io::WriteOp>& ops, const Item& item, std
   tail_->end_lsn.store(item.lsn_end);
   tail_->sealed.store(true);
   tail_->readable_end.store(tail_->header.segment_bytes);
-  if (Status s = indexes_.seal(*tail_); !s.ok()) {
+  CAIRN_ASSERT(segments_.last() == tail_);
+  if (Status s = indexes_.seal(*tail_, segments_.size() - 1); !s.ok()) {
     // Derived data: the next open rebuilds a missing index.
     s.ignore();
-  }
-  {
-    // The sealed tail is the last segment: extend the id filter if it
-    // covers every segment before (else the next id check catches up).
-    std::shared_ptr<SegmentIndex> sealed_index;
-    {
-      std::lock_guard lock(tail_->index_mu);
-      sealed_index = tail_->index;
-    }
-    CAIRN_ASSERT(segments_.last() == tail_);
-    indexes_.id_filter().add(segments_.size() - 1, *sealed_index);
   }
   CAIRN_ASSIGN_OR_RETURN(auto prepared, preparer_.take());
   format::SegmentHeader header = tail_->header;

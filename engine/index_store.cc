@@ -105,7 +105,7 @@ Result<std::shared_ptr<SegmentIndex>> IndexStore::get(Segment& segment) {
   return index;
 }
 
-Status IndexStore::seal(Segment& segment) {
+Status IndexStore::seal(Segment& segment, std::size_t ordinal) {
   std::shared_ptr<SegmentIndex> growable;
   {
     std::lock_guard lock(segment.index_mu);
@@ -115,6 +115,9 @@ Status IndexStore::seal(Segment& segment) {
   format::IndexFile contents = growable->to_file();
   const Status written = write_file(segment, contents);
   auto immutable = std::make_shared<SegmentIndex>(std::move(contents));
+  // Covers the segment if the filter covers every one before it (else the
+  // next id check catches up).
+  id_filter_.add(ordinal, *immutable);
   std::lock_guard lock(segment.index_mu);
   segment.index = std::move(immutable);
   return written;

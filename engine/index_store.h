@@ -38,8 +38,10 @@ class IndexStore {
   // the immutable form a later open would load (sorted tables, stream
   // directory, id filter) in place of its growable index, so that lookups
   // in segments sealed during this session cost what they cost after a
-  // reopen. A failed write is returned; the swap happens regardless.
-  Status seal(Segment& segment);
+  // reopen, and extends the id filter with it (`ordinal`: its position in
+  // the segment list). A failed write is returned; the swap happens
+  // regardless.
+  Status seal(Segment& segment, std::size_t ordinal);
 
   // Over the ids of the sealed segments, in order (decision 0014): the
   // committer extends it at each roll, the id check fills it on first use.

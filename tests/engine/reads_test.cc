@@ -452,26 +452,14 @@ TEST_CASE("reads: forward reads through mapped sealed segments match what was ap
       early_data.emplace_back(v.data);
     }
     append_some(600);  // several rolls of 64 KiB segments
-    while (true) {
-      auto more = (*early)->next(v);
-      REQUIRE_MESSAGE(more.has_value(), more.status().to_string());
-      if (!*more) {
-        break;
-      }
-      early_data.emplace_back(v.data);
+    for (auto& data : data_of(drain(**early))) {
+      early_data.push_back(std::move(data));
     }
     CHECK(early_data == appended);
-    const auto data_from = [](const std::vector<Event>& events) {
-      std::vector<std::string> out;
-      for (const auto& e : events) {
-        out.push_back(e.data);
-      }
-      return out;
-    };
     const std::vector<Event> mapped_all = read_all(*log);
-    CHECK(data_from(mapped_all) == appended);
+    CHECK(data_of(mapped_all) == appended);
     for (std::uint64_t from : {1ull, 137ull, 401ull, 619ull}) {
-      CHECK(data_from(read_all(*log, from)) ==
+      CHECK(data_of(read_all(*log, from)) ==
             std::vector<std::string>(appended.begin() + static_cast<long>(from), appended.end()));
     }
     REQUIRE(log->close().ok());
@@ -500,39 +488,24 @@ TEST_CASE("reads: forward reads across read chunks, records straddling them, rec
   REQUIRE(follower.has_value());
   std::vector<std::string> appended;
   std::vector<std::string> followed;
-  EventView v;
   for (int i = 0; i < 60; ++i) {
     // Mostly 10-200 KiB, every seventh 1.5 MiB: larger than a read chunk.
     const std::size_t bytes = i % 7 == 3 ? (3u << 19) : 10'000 + (i * 7919) % 190'000;
     appended.push_back(payload(i, bytes));
     append_one(*log, "s" + std::to_string(i % 3), appended.back());
     if (i % 5 == 0) {
-      while (true) {
-        auto more = (*follower)->next(v);
-        REQUIRE_MESSAGE(more.has_value(), more.status().to_string());
-        if (!*more) {
-          break;
-        }
-        followed.emplace_back(v.data);
+      for (auto& data : data_of(drain(**follower))) {
+        followed.push_back(std::move(data));
       }
     }
   }
   REQUIRE(log->stats().segment_count >= 2);
-  while (true) {
-    auto more = (*follower)->next(v);
-    REQUIRE_MESSAGE(more.has_value(), more.status().to_string());
-    if (!*more) {
-      break;
-    }
-    followed.emplace_back(v.data);
+  for (auto& data : data_of(drain(**follower))) {
+    followed.push_back(std::move(data));
   }
   CHECK(followed == appended);
   for (std::uint64_t from : {0ull, 5ull, 17ull, 31ull, 59ull}) {
-    std::vector<std::string> got;
-    for (const Event& e : read_all(*log, from)) {
-      got.push_back(e.data);
-    }
-    CHECK(got ==
+    CHECK(data_of(read_all(*log, from)) ==
           std::vector<std::string>(appended.begin() + static_cast<long>(from), appended.end()));
   }
 }

@@ -79,18 +79,33 @@ inline AppendResult append_one(Log& log, const std::string& stream, const std::s
   return *r;
 }
 
-inline std::vector<Event> read_all(Log& log, std::uint64_t from = 0) {
+// Everything `reader` yields until it reports the end (a following reader
+// can be drained again after more appends).
+inline std::vector<Event> drain(LogReader& reader) {
   std::vector<Event> out;
-  auto reader = log.read_from(from);
-  REQUIRE(reader.has_value());
   EventView v;
   while (true) {
-    auto more = (*reader)->next(v);
+    auto more = reader.next(v);
     REQUIRE_MESSAGE(more.has_value(), more.status().to_string());
     if (!*more) {
       break;
     }
     out.push_back(Event::from_view(v));
+  }
+  return out;
+}
+
+inline std::vector<Event> read_all(Log& log, std::uint64_t from = 0) {
+  auto reader = log.read_from(from);
+  REQUIRE(reader.has_value());
+  return drain(**reader);
+}
+
+// The data of each event, in order.
+inline std::vector<std::string> data_of(const std::vector<Event>& events) {
+  std::vector<std::string> out;
+  for (const auto& e : events) {
+    out.push_back(e.data);
   }
   return out;
 }
