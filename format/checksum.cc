@@ -1,13 +1,10 @@
 #include "format/checksum.h"
 
-// xxHash compiled into this file (its documented header-only mode) so that
-// the short hashes of headers and chain steps inline instead of going
-// through the shared library's PLT.
-#define XXH_INLINE_ALL
-#include <xxhash.h>
-
 #include "format/byte_order.h"
 #include "format/checksum_avx2.h"
+// xxHash compiled into this file (its documented header-only mode), as in
+// every file that hashes short inputs, instead of calling the shared library.
+#include "format/xxh3_inline.h"
 
 namespace cairn::format {
 namespace {
@@ -79,9 +76,7 @@ std::uint64_t record_seed(std::uint64_t log_id, std::uint64_t base_lsn) {
 }
 
 std::uint64_t chain_step(std::uint64_t chain, std::uint64_t header_checksum) {
-  std::byte buf[8];
-  store_u64(buf, header_checksum);
-  return xxh3(buf, chain);
+  return inline_hash::chain_step(chain, header_checksum);
 }
 
 }  // namespace cairn::format

@@ -5,10 +5,13 @@
 // covers it has verified.
 #pragma once
 
+#include <cairn/assert.h>
 #include <cairn/event.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string_view>
 
@@ -17,6 +20,10 @@
 #include "format/layout.h"
 
 namespace cairn::format {
+
+inline std::string_view as_chars(std::span<const std::byte> bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
 
 struct RecordHeader {
   std::uint64_t header_checksum = 0;  // XXH3 of header bytes [8, 48), seeded
@@ -63,12 +70,40 @@ inline RecordHeader load_record_header(const std::byte* p) {
 }
 // XXH3 of header bytes [8, 48) of the encoded header at p.
 std::uint64_t compute_header_checksum(const std::byte* p, std::uint64_t seed);
-std::uint64_t compute_header_checksum(const std::byte* p, const SeededXxh3& hash);
 bool is_all_zero(std::span<const std::byte> bytes);
 
 // Why a header whose checksum verified still cannot be a record, or "" if it
-// can: unknown kind, unknown flags, impossible sizes.
-const char* record_header_problem(const RecordHeader& h, std::size_t record_bytes_max);
+// can: unknown kind, unknown flags, impossible sizes. Inline, as the two
+// functions below: the scanner runs them for every record.
+inline const char* record_header_problem(const RecordHeader& h, std::size_t record_bytes_max) {
+  if (h.kind == 0 || h.kind > kRecordKindMax) {
+    return "unknown record kind";
+  }
+  if ((h.flags & ~kRecordFlagsKnown) != 0) {
+    return "unknown record flags";
+  }
+  if (h.reserved != 0) {
+    return "reserved header bytes are not zero";
+  }
+  if (record_bytes(h.body_bytes) > record_bytes_max) {
+    return "record larger than the limit";
+  }
+  if (h.kind == static_cast<std::uint16_t>(RecordKind::seal)) {
+    if (h.body_bytes != kSealBodyBytes || h.event_count != 0) {
+      return "malformed seal header";
+    }
+  } else if (h.event_count == 0 || h.event_count > kBatchEventsMax) {
+    return "batch event count out of range";
+  } else if (h.body_bytes < kBatchPrefixBytes + h.event_count * kEventHeaderBytes) {
+    return "batch body too small for its events";
+  }
+  if (h.prior_durable_lsn > h.lsn) {
+    // Nothing at or after this record's LSN can have been durable before it
+    // was written.
+    return "prior durable LSN beyond the record's LSN";
+  }
+  return "";
+}
 
 // --- batches ---
 
@@ -96,7 +131,38 @@ std::uint64_t restamp_prior_durable(std::span<std::byte> record, std::uint64_t s
                                     std::uint64_t prior_durable_lsn);
 
 // Why a batch body (whose body checksum verified) is malformed, or "".
-const char* batch_body_problem(std::span<const std::byte> body, std::uint32_t event_count);
+inline const char* batch_body_problem(std::span<const std::byte> body, std::uint32_t event_count) {
+  if (body.size() < kBatchPrefixBytes) {
+    return "batch body shorter than its prefix";
+  }
+  const std::size_t stream_bytes = load_u16(body.data() + 8);
+  if (load_u16(body.data() + 10) != 0 || load_u32(body.data() + 12) != 0) {
+    return "reserved batch prefix bytes are not zero";
+  }
+  if (stream_bytes == 0 || stream_bytes > kStreamNameBytesMax) {
+    return "stream name length out of range";
+  }
+  std::size_t at = kBatchPrefixBytes + stream_bytes;
+  for (std::uint32_t i = 0; i < event_count; ++i) {
+    if (body.size() - std::min(at, body.size()) < kEventHeaderBytes) {
+      return "event header runs past the batch body";
+    }
+    const std::byte* e = body.data() + at;
+    const std::uint64_t sizes =
+        std::uint64_t{load_u32(e + 24)} + load_u32(e + 28) + load_u16(e + 32);
+    if (load_u16(e + 32) > kEventTypeBytesMax) {
+      return "event type longer than the limit";
+    }
+    if (load_u16(e + 34) != 0 || load_u32(e + 36) != 0) {
+      return "reserved event header bytes are not zero";
+    }
+    if (sizes > body.size() - at - kEventHeaderBytes) {
+      return "event runs past the batch body";
+    }
+    at += kEventHeaderBytes + sizes;
+  }
+  return at == body.size() ? "" : "batch body has bytes after its last event";
+}
 
 // Iterates the events of a batch body that passed batch_body_problem().
 class BatchReader {
@@ -117,6 +183,46 @@ class BatchReader {
   std::uint32_t remaining_;
   std::uint64_t index_ = 0;
 };
+
+inline BatchReader::BatchReader(std::span<const std::byte> body, std::uint64_t first_lsn,
+                                std::uint32_t event_count)
+    : body_(body), lsn_(first_lsn), remaining_(event_count) {
+  CAIRN_ASSERT(body.size() >= kBatchPrefixBytes);
+  position_ = kBatchPrefixBytes + load_u16(body.data() + 8);
+}
+
+inline std::string_view BatchReader::stream() const {
+  return as_chars(body_.subspan(kBatchPrefixBytes, load_u16(body_.data() + 8)));
+}
+
+inline bool BatchReader::next(EventView& out) {
+  if (remaining_ == 0) {
+    return false;
+  }
+  const std::byte* e = body_.data() + position_;
+  const std::size_t metadata_bytes = load_u32(e + 24);
+  const std::size_t data_bytes = load_u32(e + 28);
+  const std::size_t type_bytes = load_u16(e + 32);
+  // The body was validated by batch_body_problem(); this guards against a
+  // caller that skipped it.
+  CAIRN_ASSERT(position_ + kEventHeaderBytes + type_bytes + metadata_bytes + data_bytes <=
+               body_.size());
+  out.lsn = lsn_ + index_;
+  out.stream = stream();
+  out.version = first_version() + index_;
+  out.time_ns = static_cast<std::int64_t>(load_u64(e));
+  std::memcpy(out.id.bytes.data(), e + 8, kEventIdBytes);
+  std::size_t at = position_ + kEventHeaderBytes;
+  out.type = as_chars(body_.subspan(at, type_bytes));
+  at += type_bytes;
+  out.metadata = as_chars(body_.subspan(at, metadata_bytes));
+  at += metadata_bytes;
+  out.data = as_chars(body_.subspan(at, data_bytes));
+  position_ = at + data_bytes;
+  ++index_;
+  --remaining_;
+  return true;
+}
 
 // --- seals ---
 

@@ -6,6 +6,7 @@
 
 #include "format/byte_order.h"
 #include "format/checksum.h"
+#include "format/xxh3_inline.h"
 
 namespace cairn::format {
 
@@ -102,7 +103,7 @@ bool RecordScanner::next(RecordView& out) {
   }
   const RecordHeader h = load_record_header(p);
   // Nothing in the header, its length least of all, is used before this check.
-  if (h.header_checksum != compute_header_checksum(p, hash_)) {
+  if (h.header_checksum != inline_hash::header_checksum(p, hash_.seed())) {
     return fail(ScanStop::bad_header_checksum, "header checksum mismatch");
   }
   if (const char* problem = record_header_problem(h, record_bytes_max_); problem[0] != '\0') {
@@ -142,7 +143,7 @@ bool RecordScanner::next(RecordView& out) {
   }
   state_.position += total;
   state_.next_lsn += h.event_count;
-  state_.chain = chain_step(state_.chain, h.header_checksum);
+  state_.chain = inline_hash::chain_step(state_.chain, h.header_checksum);
   state_.record_count += 1;
   return true;
 }
@@ -198,7 +199,7 @@ LaterRecords probe_later_records(std::span<const std::byte> bytes, std::uint64_t
     const std::byte* p = bytes.data() + at;
     // Cheap filter first: almost every word of a torn region fails here.
     const RecordHeader h = load_record_header(p);
-    if (h.header_checksum == 0 || h.header_checksum != compute_header_checksum(p, seed)) {
+    if (h.header_checksum == 0 || h.header_checksum != inline_hash::header_checksum(p, seed)) {
       continue;
     }
     if (record_header_problem(h, kRecordBytesMax)[0] != '\0' ||
