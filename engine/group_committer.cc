@@ -161,23 +161,32 @@ Status GroupCommitter::stamp_times(std::span<const NewEvent> events,
 }
 
 // Under mu_: an id appended since the caller's look at the sealed segments:
-// not yet indexed, or in the in-memory index of a later segment.
-std::optional<std::uint64_t> GroupCommitter::find_id_locked(const EventId& id,
-                                                            std::size_t checked) const {
+// not yet indexed, or in the index of a later segment. A segment sealed
+// since that look may have had its index dropped by the cache already: it
+// is loaded again (rare: the look was moments ago).
+Result<std::optional<std::uint64_t>> GroupCommitter::find_id_locked(const EventId& id,
+                                                                    std::size_t checked) {
   if (auto it = unindexed_ids_.find(id); it != unindexed_ids_.end()) {
-    return it->second;
+    return std::optional<std::uint64_t>(it->second);
   }
   const auto view = segments_.view();
   const SegmentSet::Segments& segments = *view;
   for (std::size_t i = checked; i < segments.size(); ++i) {
-    std::lock_guard index_lock(segments[i]->index_mu);
-    if (segments[i]->index) {
-      if (auto lsn = segments[i]->index->find_id(id)) {
-        return lsn;
+    std::shared_ptr<SegmentIndex> index;
+    {
+      std::lock_guard index_lock(segments[i]->index_mu);
+      index = segments[i]->index;
+    }
+    if (!index && segments[i]->sealed.load()) {
+      CAIRN_ASSIGN_OR_RETURN(index, indexes_.get(*segments[i]));
+    }
+    if (index) {
+      if (auto lsn = index->find_id(id)) {
+        return std::optional<std::uint64_t>(lsn);
       }
     }
   }
-  return std::nullopt;
+  return std::optional<std::uint64_t>();
 }
 
 // A retried append: its first event id is already in the log at `lsn`. If
@@ -240,7 +249,8 @@ Result<AppendResult> GroupCommitter::append(std::string_view stream, ExpectedVer
     return Status::error(stopping_ ? Errc::closed : Errc::poisoned, "log closed or poisoned");
   }
   if (key != nullptr) {
-    if (auto found = find_id_locked(*key, checked)) {
+    CAIRN_ASSIGN_OR_RETURN(auto found, find_id_locked(*key, checked));
+    if (found) {
       lock.unlock();
       return retry_result(*found, stream, events, durability);
     }

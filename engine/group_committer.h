@@ -147,7 +147,7 @@ class GroupCommitter {
   void flush_index();
   void place(std::size_t record_bytes);
   Status stamp_times(std::span<const NewEvent> events, std::vector<NewEvent>& stamped);
-  std::optional<std::uint64_t> find_id_locked(const EventId& id, std::size_t checked) const;
+  Result<std::optional<std::uint64_t>> find_id_locked(const EventId& id, std::size_t checked);
   Result<AppendResult> retry_result(std::uint64_t lsn, std::string_view stream,
                                     std::span<const NewEvent> events, Durability durability);
   Status wait_locked(std::unique_lock<std::mutex>& lock, std::uint64_t lsn_end);

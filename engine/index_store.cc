@@ -13,8 +13,12 @@
 namespace cairn::engine {
 
 IndexStore::IndexStore(SegmentStore& store, std::uint64_t log_id, std::uint32_t interval_bytes,
-                       std::function<void(const std::string&)> notice)
-    : store_(store), log_id_(log_id), interval_bytes_(interval_bytes), notice_(std::move(notice)) {}
+                       std::size_t cache_bytes, std::function<void(const std::string&)> notice)
+    : store_(store),
+      log_id_(log_id),
+      interval_bytes_(interval_bytes),
+      notice_(std::move(notice)),
+      cache_budget_(cache_bytes) {}
 
 std::string IndexStore::index_name(const Segment& segment) const {
   return segment.name.substr(0, segment.name.size() - std::string(format::kSegmentSuffix).size()) +
@@ -86,23 +90,70 @@ Result<std::shared_ptr<SegmentIndex>> IndexStore::rebuild(Segment& segment,
 }
 
 Result<std::shared_ptr<SegmentIndex>> IndexStore::get(Segment& segment) {
-  std::lock_guard lock(segment.index_mu);
-  if (segment.index) {
-    return segment.index;
-  }
-  CAIRN_ASSERT(segment.sealed);
-  CAIRN_ASSIGN_OR_RETURN(auto index,
-                         load_if_matching(segment, segment.end_lsn.load(), segment.end_chain));
-  if (!index) {
-    CAIRN_ASSIGN_OR_RETURN(auto rebuilt, rebuild(segment, segment.header.segment_bytes));
-    format::IndexFile contents = rebuilt->to_file();
-    if (Status s = write_file(segment, contents); !s.ok()) {
-      notice_("could not write the rebuilt index: " + s.to_string());
+  std::shared_ptr<SegmentIndex> index;
+  {
+    std::lock_guard lock(segment.index_mu);
+    if (segment.index) {
+      touch(segment);
+      return segment.index;
     }
-    index = std::make_shared<SegmentIndex>(std::move(contents));  // the immutable form
+    CAIRN_ASSERT(segment.sealed);
+    CAIRN_ASSIGN_OR_RETURN(index,
+                           load_if_matching(segment, segment.end_lsn.load(), segment.end_chain));
+    if (!index) {
+      CAIRN_ASSIGN_OR_RETURN(auto rebuilt, rebuild(segment, segment.header.segment_bytes));
+      format::IndexFile contents = rebuilt->to_file();
+      if (Status s = write_file(segment, contents); !s.ok()) {
+        notice_("could not write the rebuilt index: " + s.to_string());
+      }
+      index = std::make_shared<SegmentIndex>(std::move(contents));  // the immutable form
+    }
+    segment.index = index;
+    segment.id_bloom = index->id_bloom();
   }
-  segment.index = index;
+  remember(segment, index->memory_bytes());
   return index;
+}
+
+std::shared_ptr<const IdBloom> IndexStore::id_bloom(Segment& segment) {
+  std::lock_guard lock(segment.index_mu);
+  return segment.id_bloom;
+}
+
+void IndexStore::remember(Segment& segment, std::size_t bytes) {
+  std::lock_guard lock(cache_mu_);
+  touch(segment);
+  cached_.push_back(Cached{&segment, bytes});
+  cached_bytes_ += bytes;
+  ++loads_;
+  // Never the index just put in: its caller is about to use it.
+  while (cached_bytes_ > cache_budget_ && cached_.size() > 1) {
+    auto victim = cached_.end();
+    for (auto it = cached_.begin(); it != cached_.end(); ++it) {
+      if (it->segment != &segment &&
+          (victim == cached_.end() ||
+           it->segment->index_used.load(std::memory_order_relaxed) <
+               victim->segment->index_used.load(std::memory_order_relaxed))) {
+        victim = it;
+      }
+    }
+    if (victim == cached_.end()) {
+      break;
+    }
+    {
+      std::lock_guard index_lock(victim->segment->index_mu);
+      victim->segment->index.reset();  // the id filter stays
+    }
+    cached_bytes_ -= victim->bytes;
+    ++evictions_;
+    *victim = cached_.back();
+    cached_.pop_back();
+  }
+}
+
+IndexStore::CacheStats IndexStore::cache_stats() const {
+  std::lock_guard lock(cache_mu_);
+  return CacheStats{cached_bytes_, loads_, evictions_};
 }
 
 Status IndexStore::seal(Segment& segment, std::size_t ordinal) {
@@ -118,8 +169,13 @@ Status IndexStore::seal(Segment& segment, std::size_t ordinal) {
   // Covers the segment if the filter covers every one before it (else the
   // next id check catches up).
   id_filter_.add(ordinal, *immutable);
-  std::lock_guard lock(segment.index_mu);
-  segment.index = std::move(immutable);
+  const std::size_t bytes = immutable->memory_bytes();
+  {
+    std::lock_guard lock(segment.index_mu);
+    segment.id_bloom = immutable->id_bloom();
+    segment.index = std::move(immutable);
+  }
+  remember(segment, bytes);
   return written;
 }
 

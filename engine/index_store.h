@@ -7,9 +7,12 @@
 
 #include <cairn/status.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "engine/id_filter.h"
 #include "engine/segment.h"
@@ -20,13 +23,27 @@ namespace cairn::engine {
 
 class IndexStore {
  public:
+  // `cache_bytes`: the memory budget of sealed segments' indexes (below).
   IndexStore(SegmentStore& store, std::uint64_t log_id, std::uint32_t interval_bytes,
-             std::function<void(const std::string&)> notice);
+             std::size_t cache_bytes, std::function<void(const std::string&)> notice);
 
   // The index of a sealed segment: its file if it matches the segment
   // (log id, base and end LSN, record chain), else rebuilt by a scan (and
-  // written back). Cached in the segment.
+  // written back). Kept in the segment while the cache has room: when the
+  // sealed indexes in memory exceed the budget, the least recently used
+  // are dropped (a caller holding one keeps it alive) and loaded again on
+  // their next use. The tail's index is never dropped.
   Result<std::shared_ptr<SegmentIndex>> get(Segment& segment);
+  // The sealed segment's id filter, if its index was ever loaded (the cache
+  // keeps it when it drops the index); null otherwise.
+  static std::shared_ptr<const IdBloom> id_bloom(Segment& segment);
+
+  struct CacheStats {
+    std::size_t bytes = 0;  // sealed indexes in memory
+    std::uint64_t loads = 0;
+    std::uint64_t evictions = 0;
+  };
+  CacheStats cache_stats() const;
   // The tail's index at open: `scanned` if recovery built it from its own
   // scan and it ends at `end`; else its file if it matches `end` (a clean
   // close wrote it); else rebuilt by scanning the records before end.position.
@@ -54,12 +71,33 @@ class IndexStore {
   Result<std::shared_ptr<SegmentIndex>> rebuild(Segment& segment, std::uint64_t end_position);
   Status write_file(const Segment& segment, const format::IndexFile& contents);
   std::string index_name(const Segment& segment) const;
+  // Counts a sealed index just put in `segment` and drops the least
+  // recently used others while over budget. Lock order: cache_mu_, then a
+  // segment's index_mu; never called with an index_mu held.
+  void remember(Segment& segment, std::size_t bytes);
+  void touch(Segment& segment) {
+    segment.index_used.store(clock_.fetch_add(1, std::memory_order_relaxed) + 1,
+                             std::memory_order_relaxed);
+  }
+
+  struct Cached {
+    Segment* segment;  // segments live as long as the log
+    std::size_t bytes;
+  };
 
   SegmentStore& store_;
   std::uint64_t log_id_;
   std::uint32_t interval_bytes_;
   std::function<void(const std::string&)> notice_;
   SealedIdFilter id_filter_;
+
+  const std::size_t cache_budget_;
+  std::atomic<std::uint64_t> clock_{0};
+  mutable std::mutex cache_mu_;
+  std::vector<Cached> cached_;  // sealed segments whose index is in memory
+  std::size_t cached_bytes_ = 0;
+  std::uint64_t loads_ = 0;
+  std::uint64_t evictions_ = 0;
 };
 
 }  // namespace cairn::engine

@@ -255,6 +255,7 @@ Status LogImpl::open_segments(const recovery::RecoveredLog& recovered, TailState
 // first use, so open reads no index but the tail's.
 Status LogImpl::open_indexes(const recovery::RecoveredLog& recovered, TailState& tail) {
   indexes_ = std::make_unique<IndexStore>(*store_, meta_.log_id, options_.index_interval_bytes,
+                                          options_.index_cache_bytes,
                                           [this](const std::string& line) { notice(line); });
   for (const auto& segment : segments_.snapshot()) {
     for (const auto& info : recovered.segments) {
@@ -312,7 +313,15 @@ Result<std::optional<std::uint64_t>> LogImpl::find_sealed_id(const EventId& id,
   if (!filter.may_contain(hash)) {
     return std::optional<std::uint64_t>();
   }
+  // A positive (a retry, or ~1% false positives): the segments whose own id
+  // filter may hold it, newest first. Their filters outlive the index cache
+  // (every sealed segment has one once the log-wide filter covers it), so
+  // a false positive loads no index.
   for (std::size_t i = sealed; i-- > 0;) {
+    if (auto bloom = IndexStore::id_bloom(*segments[i]);
+        bloom && !format::bloom_may_contain(*bloom, hash)) {
+      continue;
+    }
     CAIRN_ASSIGN_OR_RETURN(auto index, indexes_->get(*segments[i]));
     if (auto lsn = index->find_id(id, hash)) {
       return std::optional<std::uint64_t>(*lsn);
@@ -384,6 +393,10 @@ LogStats LogImpl::stats() const {
   s.batch_count = c.batch_count;
   s.bytes_written = c.bytes_written;
   s.backend = fs_->name();
+  const IndexStore::CacheStats cache = indexes_->cache_stats();
+  s.index_cache_bytes = cache.bytes;
+  s.index_loads = cache.loads;
+  s.index_evictions = cache.evictions;
   return s;
 }
 

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "format/codec.h"
 
@@ -34,9 +35,15 @@ struct Segment {
   // never used.
   std::uint64_t end_chain = 0;
   // The segment's index: always present for the tail; loaded (or rebuilt)
-  // on first use for a sealed segment. Guarded by index_mu.
+  // on first use for a sealed segment, and dropped again by the index cache
+  // when over its budget (IndexStore). Guarded by index_mu.
   std::mutex index_mu;
   std::shared_ptr<SegmentIndex> index;
+  // A sealed segment's id filter, from its index, kept when the cache drops
+  // the index (small: ~1.25 bytes per id). Guarded by index_mu.
+  std::shared_ptr<const std::vector<std::uint64_t>> id_bloom;
+  // When the index was last used (IndexStore's clock), for the cache.
+  std::atomic<std::uint64_t> index_used{0};
 
   std::uint64_t base_lsn() const { return header.base_lsn; }
   std::uint64_t seal_position() const;

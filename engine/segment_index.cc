@@ -33,10 +33,11 @@ SegmentIndex::SegmentIndex(format::IndexFile file, bool growable)
     : file_(std::move(file)), sealed_(!growable) {
   if (!growable) {
     directory_ = format::StreamDirectory(file_.streams);
-    id_bloom_ = format::bloom_for_keys(file_.ids.size());
+    auto bloom = std::make_shared<IdBloom>(format::bloom_for_keys(file_.ids.size()));
     for (const auto& e : file_.ids) {
-      format::bloom_add(id_bloom_, format::id_hash(e.id));
+      format::bloom_add(*bloom, format::id_hash(e.id));
     }
+    id_bloom_ = std::move(bloom);
     return;
   }
   for (const auto& e : file_.streams) {
@@ -152,7 +153,7 @@ std::optional<std::uint64_t> SegmentIndex::find_id(const EventId& id) const {
 
 std::optional<std::uint64_t> SegmentIndex::find_id(const EventId& id, std::uint64_t id_hash) const {
   // sealed_ and a sealed index's tables never change after construction.
-  if (sealed_ && !format::bloom_may_contain(id_bloom_, id_hash)) {
+  if (sealed_ && !format::bloom_may_contain(*id_bloom_, id_hash)) {
     return std::nullopt;
   }
   std::shared_lock lock(mu_);
@@ -204,7 +205,7 @@ std::size_t SegmentIndex::memory_bytes() const {
   std::size_t bytes = file_.sparse.capacity() * sizeof(format::SparseEntry) +
                       file_.streams.capacity() * sizeof(format::StreamEntry) +
                       file_.ids.capacity() * sizeof(format::IdEntry) + file_.bloom.capacity() * 8 +
-                      id_bloom_.capacity() * 8 + directory_.memory_bytes();
+                      (id_bloom_ ? id_bloom_->capacity() * 8 : 0) + directory_.memory_bytes();
   for (const auto& [hash, entries] : tail_streams_) {
     bytes += 48 + entries.capacity() * sizeof(format::StreamEntry);
   }

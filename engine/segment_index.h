@@ -21,6 +21,9 @@
 
 namespace cairn::engine {
 
+// A blocked Bloom filter over a sealed segment's event ids (format::bloom_*).
+using IdBloom = std::vector<std::uint64_t>;
+
 struct EventIdHash {
   std::size_t operator()(const EventId& id) const;
 };
@@ -72,6 +75,11 @@ class SegmentIndex {
   std::int64_t last_time_ns() const;
   // Bytes of memory the index holds (for documentation and the stats).
   std::size_t memory_bytes() const;
+  // A sealed index's id filter (null for a growable one). Shared: the
+  // segment keeps it when the index cache drops the index, so that a
+  // positive from the log-wide id filter loads only segments that may hold
+  // the id.
+  std::shared_ptr<const IdBloom> id_bloom() const { return id_bloom_; }
 
  private:
   void add_locked(const format::RecordView& record);
@@ -85,7 +93,7 @@ class SegmentIndex {
   // of each sealed segment's id table cost ~18 cache misses per segment
   // (appends slowed with the log's size: 221k/s at 10 segments, 12k/s at
   // 112). Immutable once built, like everything of a sealed index.
-  std::vector<std::uint64_t> id_bloom_;
+  std::shared_ptr<const IdBloom> id_bloom_;
   std::uint64_t next_sparse_position_ = 0;
   // The tail's stream and id tables, appended in LSN order.
   std::unordered_map<std::uint64_t, std::vector<format::StreamEntry>> tail_streams_;

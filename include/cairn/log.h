@@ -61,6 +61,13 @@ struct LogOptions {
   std::uint32_t batches_in_flight = 1;
   // One offset-index entry per this many bytes of records. Default: 4 KiB.
   std::uint32_t index_interval_bytes = 4096;
+  // Memory for sealed segments' indexes (~33 bytes per event with an id,
+  // ~9 without, at 200-byte events). A sealed index is loaded on first use;
+  // beyond this budget the least recently used are dropped and loaded again
+  // from their files when next needed. The tail's index and each sealed
+  // segment's id filter (~1.25 bytes per id) are not counted and stay.
+  // Default: 512 MiB.
+  std::size_t index_cache_bytes = std::size_t{512} << 20;
   // Durability of append() calls that do not name one. Default: sync.
   Durability durability = Durability::sync;
   RecoveryMode recovery_mode = RecoveryMode::repair_torn_tail;
@@ -202,9 +209,12 @@ struct LogStats {
   std::uint64_t durable_lsn = 0;
   std::uint64_t segment_count = 0;
   std::uint64_t stream_count = 0;
-  std::uint64_t fsync_count = 0;    // fdatasyncs issued by the committer
-  std::uint64_t batch_count = 0;    // write batches made durable
-  std::uint64_t bytes_written = 0;  // record bytes written since open
+  std::uint64_t fsync_count = 0;        // fdatasyncs issued by the committer
+  std::uint64_t batch_count = 0;        // write batches made durable
+  std::uint64_t bytes_written = 0;      // record bytes written since open
+  std::uint64_t index_cache_bytes = 0;  // sealed segments' indexes in memory
+  std::uint64_t index_loads = 0;        // sealed indexes loaded (or rebuilt) since open
+  std::uint64_t index_evictions = 0;    // dropped by the index cache since open
   std::string backend;
 };
 

@@ -9,6 +9,7 @@
 #include <cairn/testing/mem_file_system.h>
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <thread>
@@ -385,4 +386,175 @@ TEST_CASE("id filter: covers segments in order, finds every id, rejects most oth
   }
   CHECK(false_positives < 3'000);  // two levels at about 1% each, at most
   CHECK(filter.memory_bytes() > 0);
+}
+
+// Goal: with an index cache that has room for one sealed index, every lookup
+// that needs a dropped index loads it again: retries by id, stream reads
+// (forward and backward), stream heads, reads from an LSN and by time. A
+// cache that dropped an index without reloading it, or a per-segment id
+// filter that skipped a segment holding the id, fails here.
+TEST_CASE("index cache: with room for one sealed index, every lookup still finds what it should") {
+  auto fs = std::make_shared<MemFileSystem>();
+  constexpr std::uint32_t kEvents = 900;
+  constexpr int kStreams = 5;
+  std::vector<std::string> data;
+  for (std::uint32_t i = 0; i < kEvents; ++i) {
+    data.push_back(payload(i, 200));
+  }
+  std::vector<NewEvent> events;
+  for (std::uint32_t i = 0; i < kEvents; ++i) {
+    NewEvent e = event(data[i]);
+    std::memcpy(e.id.bytes.data(), &i, 4);
+    e.id.bytes[15] = 0x3C;
+    events.push_back(e);
+  }
+  const auto stream_of = [](std::size_t i) { return "s" + std::to_string(i % kStreams); };
+  std::vector<std::uint64_t> lsn_of(kEvents);
+  LogOptions tight = small_options(fs);
+  tight.index_cache_bytes = 1;  // every load drops the index loaded before it
+  {
+    auto log = open_log(tight);
+    for (std::size_t i = 0; i < kEvents; ++i) {
+      auto r = log->append(stream_of(i), ExpectedVersion::any(), {&events[i], 1});
+      REQUIRE_MESSAGE(r.has_value(), r.status().to_string());
+      lsn_of[i] = r->first_lsn;
+    }
+    REQUIRE(log->stats().segment_count >= 5);
+    REQUIRE(log->close().ok());
+  }
+  auto log = open_log(tight);
+  // Stream heads of streams untouched since open come from the indexes.
+  for (int s = 0; s < kStreams; ++s) {
+    auto v = log->next_version("s" + std::to_string(s));
+    REQUIRE(v.has_value());
+    CHECK(*v == kEvents / kStreams);
+  }
+  // Whole streams, forward and backward.
+  for (int s = 0; s < kStreams; ++s) {
+    std::vector<std::string> want;
+    for (std::size_t i = s; i < kEvents; i += kStreams) {
+      want.push_back(data[i]);
+    }
+    ReadOptions o;
+    o.stream = "s" + std::to_string(s);
+    auto forward = log->read(o);
+    REQUIRE(forward.has_value());
+    CHECK(data_of(drain(**forward)) == want);
+    o.direction = Direction::backward;
+    o.from_version = kFromEnd;
+    auto backward = log->read(o);
+    REQUIRE(backward.has_value());
+    std::vector<std::string> got = data_of(drain(**backward));
+    std::reverse(got.begin(), got.end());
+    CHECK(got == want);
+  }
+  // Reads from an LSN in the middle of sealed segments seek by the index.
+  for (std::uint64_t from : {std::uint64_t{1}, std::uint64_t{kEvents / 3}, lsn_of[kEvents - 7]}) {
+    CHECK(data_of(read_all(*log, from)) ==
+          std::vector<std::string>(data.begin() + static_cast<std::ptrdiff_t>(from), data.end()));
+  }
+  // Every retry is recognised and writes nothing; a fresh id is written.
+  const std::uint64_t before = log->next_lsn();
+  for (std::size_t i = 0; i < kEvents; i += 7) {
+    auto r = log->append(stream_of(i), ExpectedVersion::any(), {&events[i], 1});
+    REQUIRE_MESSAGE(r.has_value(), r.status().to_string());
+    CHECK(r->first_lsn == lsn_of[i]);
+  }
+  CHECK(log->next_lsn() == before);
+  NewEvent fresh = event("fresh");
+  fresh.id.bytes[15] = 0xC3;
+  auto r = log->append("s0", ExpectedVersion::any(), {&fresh, 1});
+  REQUIRE(r.has_value());
+  CHECK(r->first_lsn == before);
+  // The cache dropped indexes and held about one at a time.
+  const LogStats tight_stats = log->stats();
+  CHECK(tight_stats.index_evictions > 0);
+  CHECK(tight_stats.index_loads > tight_stats.segment_count);
+  REQUIRE(log->close().ok());
+
+  // The same lookups with the default budget keep every sealed index.
+  auto roomy = open_log(small_options(fs));
+  for (std::size_t i = 0; i < kEvents; i += 7) {
+    auto again = roomy->append(stream_of(i), ExpectedVersion::any(), {&events[i], 1});
+    REQUIRE(again.has_value());
+    CHECK(again->first_lsn == lsn_of[i]);
+  }
+  const LogStats roomy_stats = roomy->stats();
+  CHECK(roomy_stats.index_evictions == 0);
+  CHECK(roomy_stats.index_loads == roomy_stats.segment_count - 1);  // every sealed one, once
+  CHECK(tight_stats.index_cache_bytes * 2 < roomy_stats.index_cache_bytes);
+}
+
+// Goal: the cache drops and reloads indexes while other threads use them:
+// readers holding a dropped index keep it, a segment sealed while an append
+// checks its id is searched even if its index was dropped at once. Run
+// under TSan in CI.
+TEST_CASE("index cache: stream readers and retries race with rolls and evictions") {
+  auto fs = std::make_shared<MemFileSystem>();
+  LogOptions o = small_options(fs);
+  o.index_cache_bytes = 1;
+  auto log = open_log(o);
+  constexpr std::uint32_t kEvents = 600;
+  std::vector<std::string> data;
+  for (std::uint32_t i = 0; i < kEvents; ++i) {
+    data.push_back(payload(i, 300));
+  }
+  std::vector<NewEvent> events;
+  for (std::uint32_t i = 0; i < kEvents; ++i) {
+    NewEvent e = event(data[i]);
+    std::memcpy(e.id.bytes.data(), &i, 4);
+    e.id.bytes[15] = 0x77;
+    events.push_back(e);
+  }
+  std::atomic<std::uint32_t> written{0};
+  std::atomic<bool> failed{false};
+  std::thread writer([&] {
+    for (std::uint32_t i = 0; i < kEvents; ++i) {
+      auto r = log->append("w" + std::to_string(i % 3), ExpectedVersion::any(), {&events[i], 1});
+      if (!r || r->first_lsn != i) {
+        failed = true;
+        return;
+      }
+      written = i + 1;
+    }
+  });
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&, t] {
+      while (written.load() < kEvents && !failed) {
+        const std::uint32_t n = written.load();
+        if (n == 0) {
+          continue;
+        }
+        // Every event of a stream read so far is in order and complete.
+        ReadOptions ro;
+        ro.stream = "w" + std::to_string(t);
+        auto reader = log->read(ro);
+        if (!reader) {
+          failed = true;
+          return;
+        }
+        const std::vector<Event> got = drain(**reader);
+        for (std::size_t k = 0; k < got.size(); ++k) {
+          if (got[k].version != k || got[k].data != data[k * 3 + t]) {
+            failed = true;
+          }
+        }
+        // A retry of an acknowledged append gets its LSN back.
+        const std::uint32_t i = n - 1 - (n - 1) % 3 + 0;
+        auto again =
+            log->append("w" + std::to_string(i % 3), ExpectedVersion::any(), {&events[i], 1});
+        if (!again || again->first_lsn != i) {
+          failed = true;
+        }
+      }
+    });
+  }
+  writer.join();
+  for (auto& r : readers) {
+    r.join();
+  }
+  CHECK_FALSE(failed.load());
+  CHECK(log->next_lsn() == kEvents);
+  CHECK(log->stats().index_evictions > 0);
 }
