@@ -39,13 +39,13 @@ Status IndexStore::write_file(const Segment& segment, const format::IndexFile& c
   return store_.fs().rename(tmp, store_.path(index_name(segment)));
 }
 
-Result<std::shared_ptr<SegmentIndex>> IndexStore::load_if_matching(const Segment& segment,
-                                                                   std::uint64_t end_lsn,
-                                                                   std::uint64_t chain) {
+Result<std::optional<format::IndexFile>> IndexStore::load_if_matching(const Segment& segment,
+                                                                      std::uint64_t end_lsn,
+                                                                      std::uint64_t chain) {
   const std::string path = store_.path(index_name(segment));
   auto file = store_.fs().open(path, io::OpenMode::read_only);
   if (!file) {
-    return std::shared_ptr<SegmentIndex>();
+    return std::optional<format::IndexFile>();
   }
   CAIRN_ASSIGN_OR_RETURN(std::uint64_t size, (*file)->size());
   std::vector<std::byte> bytes(size);
@@ -54,15 +54,15 @@ Result<std::shared_ptr<SegmentIndex>> IndexStore::load_if_matching(const Segment
   auto decoded = format::decode_index(bytes);
   if (!decoded) {
     notice_(path + ": " + decoded.error().message() + "; rebuilding it from the segment");
-    return std::shared_ptr<SegmentIndex>();
+    return std::optional<format::IndexFile>();
   }
   if (decoded->log_id != log_id_ || decoded->base_lsn != segment.base_lsn() ||
       decoded->end_lsn != end_lsn || decoded->chain != chain) {
     // Never trusted over the log: an index of other contents is stale.
     notice_(path + ": does not match its segment; rebuilding it");
-    return std::shared_ptr<SegmentIndex>();
+    return std::optional<format::IndexFile>();
   }
-  return std::make_shared<SegmentIndex>(std::move(*decoded));
+  return std::optional<format::IndexFile>(std::move(*decoded));
 }
 
 Result<std::shared_ptr<SegmentIndex>> IndexStore::rebuild(Segment& segment,
@@ -89,6 +89,30 @@ Result<std::shared_ptr<SegmentIndex>> IndexStore::rebuild(Segment& segment,
   return index;
 }
 
+// Under segment.index_mu, for a sealed segment whose index is not in memory:
+// its file if it matches, else rebuilt (and written back). Gives the segment
+// the index's id filter.
+Result<std::shared_ptr<SegmentIndex>> IndexStore::load(Segment& segment) {
+  CAIRN_ASSERT(segment.sealed);
+  std::shared_ptr<SegmentIndex> index;
+  CAIRN_ASSIGN_OR_RETURN(auto file,
+                         load_if_matching(segment, segment.end_lsn.load(), segment.end_chain));
+  if (file) {
+    // Loaded again after the cache dropped it: the id filter it built the
+    // first time is still the segment's.
+    index = std::make_shared<SegmentIndex>(std::move(*file), segment.id_bloom);
+  } else {
+    CAIRN_ASSIGN_OR_RETURN(auto rebuilt, rebuild(segment, segment.header.segment_bytes));
+    format::IndexFile contents = rebuilt->to_file();
+    if (Status s = write_file(segment, contents); !s.ok()) {
+      notice_("could not write the rebuilt index: " + s.to_string());
+    }
+    index = std::make_shared<SegmentIndex>(std::move(contents));  // the immutable form
+  }
+  segment.id_bloom = index->id_bloom();
+  return index;
+}
+
 Result<std::shared_ptr<SegmentIndex>> IndexStore::get(Segment& segment) {
   std::shared_ptr<SegmentIndex> index;
   {
@@ -97,21 +121,21 @@ Result<std::shared_ptr<SegmentIndex>> IndexStore::get(Segment& segment) {
       touch(segment);
       return segment.index;
     }
-    CAIRN_ASSERT(segment.sealed);
-    CAIRN_ASSIGN_OR_RETURN(index,
-                           load_if_matching(segment, segment.end_lsn.load(), segment.end_chain));
-    if (!index) {
-      CAIRN_ASSIGN_OR_RETURN(auto rebuilt, rebuild(segment, segment.header.segment_bytes));
-      format::IndexFile contents = rebuilt->to_file();
-      if (Status s = write_file(segment, contents); !s.ok()) {
-        notice_("could not write the rebuilt index: " + s.to_string());
-      }
-      index = std::make_shared<SegmentIndex>(std::move(contents));  // the immutable form
-    }
+    CAIRN_ASSIGN_OR_RETURN(index, load(segment));
     segment.index = index;
-    segment.id_bloom = index->id_bloom();
   }
   remember(segment, index->memory_bytes());
+  return index;
+}
+
+Result<std::shared_ptr<SegmentIndex>> IndexStore::peek(Segment& segment) {
+  std::lock_guard lock(segment.index_mu);
+  if (segment.index) {
+    touch(segment);
+    return segment.index;
+  }
+  CAIRN_ASSIGN_OR_RETURN(auto index, load(segment));
+  loads_.fetch_add(1, std::memory_order_relaxed);
   return index;
 }
 
@@ -125,7 +149,7 @@ void IndexStore::remember(Segment& segment, std::size_t bytes) {
   touch(segment);
   cached_.push_back(Cached{&segment, bytes});
   cached_bytes_ += bytes;
-  ++loads_;
+  loads_.fetch_add(1, std::memory_order_relaxed);
   // Never the index just put in: its caller is about to use it.
   while (cached_bytes_ > cache_budget_ && cached_.size() > 1) {
     auto victim = cached_.end();
@@ -153,7 +177,7 @@ void IndexStore::remember(Segment& segment, std::size_t bytes) {
 
 IndexStore::CacheStats IndexStore::cache_stats() const {
   std::lock_guard lock(cache_mu_);
-  return CacheStats{cached_bytes_, loads_, evictions_};
+  return CacheStats{cached_bytes_, loads_.load(std::memory_order_relaxed), evictions_};
 }
 
 Status IndexStore::seal(Segment& segment, std::size_t ordinal) {
@@ -189,10 +213,10 @@ Result<std::shared_ptr<SegmentIndex>> IndexStore::open_tail(Segment& segment,
     return scanned;
   }
   CAIRN_ASSIGN_OR_RETURN(auto loaded, load_if_matching(segment, end.next_lsn, end.chain));
-  if (loaded && loaded->end_position() == end.position) {
+  if (loaded && loaded->end_position == end.position) {
     // The file holds sorted tables; the tail keeps growing, so re-add its
     // records into a growable index from the file's entries.
-    auto index = std::make_shared<SegmentIndex>(loaded->to_file(), /*growable=*/true);
+    auto index = std::make_shared<SegmentIndex>(std::move(*loaded), /*growable=*/true);
     segment.index = index;
     return index;
   }

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,11 @@ class IndexStore {
   // are dropped (a caller holding one keeps it alive) and loaded again on
   // their next use. The tail's index is never dropped.
   Result<std::shared_ptr<SegmentIndex>> get(Segment& segment);
+  // For a one-off pass over every sealed segment (filling the id filter):
+  // the index in memory if there is one, else the index loaded (or rebuilt)
+  // without keeping it, so the pass does not fill the cache with indexes
+  // that nothing else asked for. The segment keeps the id filter.
+  Result<std::shared_ptr<SegmentIndex>> peek(Segment& segment);
   // The sealed segment's id filter, if its index was ever loaded (the cache
   // keeps it when it drops the index); null otherwise.
   static std::shared_ptr<const IdBloom> id_bloom(Segment& segment);
@@ -65,9 +71,11 @@ class IndexStore {
   SealedIdFilter& id_filter() { return id_filter_; }
 
  private:
-  Result<std::shared_ptr<SegmentIndex>> load_if_matching(const Segment& segment,
-                                                         std::uint64_t end_lsn,
-                                                         std::uint64_t chain);
+  Result<std::shared_ptr<SegmentIndex>> load(Segment& segment);
+  // The segment's index file, decoded, if it matches the segment.
+  Result<std::optional<format::IndexFile>> load_if_matching(const Segment& segment,
+                                                            std::uint64_t end_lsn,
+                                                            std::uint64_t chain);
   Result<std::shared_ptr<SegmentIndex>> rebuild(Segment& segment, std::uint64_t end_position);
   Status write_file(const Segment& segment, const format::IndexFile& contents);
   std::string index_name(const Segment& segment) const;
@@ -96,7 +104,7 @@ class IndexStore {
   mutable std::mutex cache_mu_;
   std::vector<Cached> cached_;  // sealed segments whose index is in memory
   std::size_t cached_bytes_ = 0;
-  std::uint64_t loads_ = 0;
+  std::atomic<std::uint64_t> loads_{0};  // counted without cache_mu_ (peek holds an index_mu)
   std::uint64_t evictions_ = 0;
 };
 

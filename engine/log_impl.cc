@@ -4,6 +4,7 @@
 #include <cairn/log.h>
 
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <random>
 #include <unordered_map>
@@ -254,9 +255,11 @@ Status LogImpl::open_segments(const recovery::RecoveredLog& recovered, TailState
 // Loads (or rebuilds) the tail's index; sealed segments load theirs on
 // first use, so open reads no index but the tail's.
 Status LogImpl::open_indexes(const recovery::RecoveredLog& recovered, TailState& tail) {
-  indexes_ = std::make_unique<IndexStore>(*store_, meta_.log_id, options_.index_interval_bytes,
-                                          options_.index_cache_bytes,
-                                          [this](const std::string& line) { notice(line); });
+  const std::size_t cache_bytes =
+      options_.index_cache_bytes == 0 ? SIZE_MAX : options_.index_cache_bytes;  // 0: no limit
+  indexes_ =
+      std::make_unique<IndexStore>(*store_, meta_.log_id, options_.index_interval_bytes,
+                                   cache_bytes, [this](const std::string& line) { notice(line); });
   for (const auto& segment : segments_.snapshot()) {
     for (const auto& info : recovered.segments) {
       if (info.name == segment->name && info.sealed) {
@@ -303,11 +306,11 @@ Result<std::optional<std::uint64_t>> LogImpl::find_sealed_id(const EventId& id,
   *checked = sealed;
   const std::uint64_t hash = format::id_hash(id);
   // The filter over the sealed segments' ids: brought up to date first (on
-  // the first check after open this loads every sealed segment's index, as
-  // the search below would; rolls extend it after that), then asked once.
+  // the first check after open this reads every sealed segment's index
+  // once, without keeping it; rolls extend it after that), then asked once.
   SealedIdFilter& filter = indexes_->id_filter();
   for (std::size_t next = filter.covered(); next < sealed; next = filter.covered()) {
-    CAIRN_ASSIGN_OR_RETURN(auto index, indexes_->get(*segments[next]));
+    CAIRN_ASSIGN_OR_RETURN(auto index, indexes_->peek(*segments[next]));
     filter.add(next, *index);
   }
   if (!filter.may_contain(hash)) {

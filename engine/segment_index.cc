@@ -29,15 +29,32 @@ SegmentIndex::SegmentIndex(std::uint64_t log_id, std::uint64_t base_lsn,
   next_sparse_position_ = format::kSegmentHeaderBlockBytes;
 }
 
+SegmentIndex::SegmentIndex(format::IndexFile file, std::shared_ptr<const IdBloom> id_bloom)
+    : file_(std::move(file)), sealed_(true) {
+  build_sealed(std::move(id_bloom));
+}
+
+// The in-memory parts of an immutable index: the stream directory, and the
+// id filter unless one built from the same ids is given.
+void SegmentIndex::build_sealed(std::shared_ptr<const IdBloom> id_bloom) {
+  directory_ = format::StreamDirectory(file_.streams);
+  if (id_bloom) {
+    // Built from these ids before (the same segment's file, matched to it).
+    CAIRN_ASSERT(id_bloom->size() == format::bloom_for_keys(file_.ids.size()).size());
+    id_bloom_ = std::move(id_bloom);
+    return;
+  }
+  auto bloom = std::make_shared<IdBloom>(format::bloom_for_keys(file_.ids.size()));
+  for (const auto& e : file_.ids) {
+    format::bloom_add(*bloom, format::id_hash(e.id));
+  }
+  id_bloom_ = std::move(bloom);
+}
+
 SegmentIndex::SegmentIndex(format::IndexFile file, bool growable)
     : file_(std::move(file)), sealed_(!growable) {
   if (!growable) {
-    directory_ = format::StreamDirectory(file_.streams);
-    auto bloom = std::make_shared<IdBloom>(format::bloom_for_keys(file_.ids.size()));
-    for (const auto& e : file_.ids) {
-      format::bloom_add(*bloom, format::id_hash(e.id));
-    }
-    id_bloom_ = std::move(bloom);
+    build_sealed(nullptr);
     return;
   }
   for (const auto& e : file_.streams) {

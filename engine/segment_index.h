@@ -35,6 +35,9 @@ class SegmentIndex {
   // An index decoded from its file: immutable (a sealed segment), or
   // growable (the tail after a clean close, which keeps taking records).
   explicit SegmentIndex(format::IndexFile file, bool growable = false);
+  // An immutable index decoded from its file, with the id filter built when
+  // it was loaded before (null: build it).
+  SegmentIndex(format::IndexFile file, std::shared_ptr<const IdBloom> id_bloom);
 
   // Adds one verified batch record (in LSN order); `chain` is the record
   // chain after it.
@@ -83,6 +86,7 @@ class SegmentIndex {
 
  private:
   void add_locked(const format::RecordView& record);
+  void build_sealed(std::shared_ptr<const IdBloom> id_bloom);
 
   mutable std::shared_mutex mu_;
   format::IndexFile file_;  // sparse always; streams/ids sorted only when sealed

@@ -61,13 +61,16 @@ struct LogOptions {
   std::uint32_t batches_in_flight = 1;
   // One offset-index entry per this many bytes of records. Default: 4 KiB.
   std::uint32_t index_interval_bytes = 4096;
-  // Memory for sealed segments' indexes (~33 bytes per event with an id,
-  // ~9 without, at 200-byte events). A sealed index is loaded on first use;
-  // beyond this budget the least recently used are dropped and loaded again
-  // from their files when next needed. The tail's index and each sealed
-  // segment's id filter (~1.25 bytes per id) are not counted and stay.
-  // Default: 512 MiB.
-  std::size_t index_cache_bytes = std::size_t{512} << 20;
+  // Memory for sealed segments' indexes (~60 bytes per event with an id,
+  // ~25 without, at 200-byte events; LogStats::index_cache_bytes). A sealed
+  // index is loaded on first use and kept; beyond this budget the least
+  // recently used are dropped and loaded again from their files when next
+  // needed. Not counted, and always kept: the tail's index and each sealed
+  // segment's id filter (~1.25 bytes per id). A budget below what the reads
+  // use costs a file read per dropped index touched: a stream spread over
+  // every segment then reads every index file (decision 0015 measures it).
+  // 0 (the default): no limit.
+  std::size_t index_cache_bytes = 0;
   // Durability of append() calls that do not name one. Default: sync.
   Durability durability = Durability::sync;
   RecoveryMode recovery_mode = RecoveryMode::repair_torn_tail;
