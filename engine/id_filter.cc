@@ -52,6 +52,21 @@ bool SealedIdFilter::may_contain(std::uint64_t id_hash) const {
   return false;
 }
 
+std::pair<std::size_t, std::vector<format::IdFilterLevel>> SealedIdFilter::contents() const {
+  std::shared_lock lock(mu_);
+  return {covered_, levels_};
+}
+
+bool SealedIdFilter::install(std::size_t covered, std::vector<format::IdFilterLevel> levels) {
+  std::unique_lock lock(mu_);
+  if (covered_ != 0 || !levels_.empty()) {
+    return false;
+  }
+  levels_ = std::move(levels);
+  covered_ = covered;
+  return true;
+}
+
 std::size_t SealedIdFilter::memory_bytes() const {
   std::shared_lock lock(mu_);
   std::size_t bytes = 0;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "format/checksum.h"
+#include "format/id_filter_file.h"
 #include "format/index_file.h"
 #include "format/layout.h"
 #include "format/names.h"
@@ -30,13 +31,18 @@ Status IndexStore::write(const Segment& segment, const SegmentIndex& index) {
 }
 
 Status IndexStore::write_file(const Segment& segment, const format::IndexFile& contents) {
-  const std::vector<std::byte> bytes = format::encode_index(contents);
-  const std::string tmp = store_.path(index_name(segment) + format::kTmpSuffix);
+  return write_derived(index_name(segment), format::encode_index(contents));
+}
+
+// Derived data (indexes, the id filter): tmp file, fdatasync, rename. No
+// directory fsync: a file lost in a crash is rebuilt.
+Status IndexStore::write_derived(const std::string& name, std::span<const std::byte> bytes) {
+  const std::string tmp = store_.path(name + format::kTmpSuffix);
   CAIRN_ASSIGN_OR_RETURN(auto file, store_.fs().open(tmp, io::OpenMode::create));
   CAIRN_TRY(file->truncate(0));
   CAIRN_TRY(file->write_at(0, bytes));
   CAIRN_TRY(file->sync_data());
-  return store_.fs().rename(tmp, store_.path(index_name(segment)));
+  return store_.fs().rename(tmp, store_.path(name));
 }
 
 Result<std::optional<format::IndexFile>> IndexStore::load_if_matching(const Segment& segment,
@@ -110,6 +116,7 @@ Result<std::shared_ptr<SegmentIndex>> IndexStore::load(Segment& segment) {
     index = std::make_shared<SegmentIndex>(std::move(contents));  // the immutable form
   }
   segment.id_bloom = index->id_bloom();
+  segment.stream_bloom = index->stream_bloom();
   return index;
 }
 
@@ -137,6 +144,12 @@ Result<std::shared_ptr<SegmentIndex>> IndexStore::peek(Segment& segment) {
   CAIRN_ASSIGN_OR_RETURN(auto index, load(segment));
   loads_.fetch_add(1, std::memory_order_relaxed);
   return index;
+}
+
+bool IndexStore::may_hold_stream(Segment& segment, std::uint64_t stream_hash) {
+  std::lock_guard lock(segment.index_mu);
+  return !segment.sealed.load() || !segment.stream_bloom ||
+         format::bloom_may_contain(*segment.stream_bloom, stream_hash);
 }
 
 std::shared_ptr<const IdBloom> IndexStore::id_bloom(Segment& segment) {
@@ -175,6 +188,64 @@ void IndexStore::remember(Segment& segment, std::size_t bytes) {
   }
 }
 
+void IndexStore::load_id_filter(const SegmentSet::Segments& segments, std::size_t sealed) {
+  std::lock_guard lock(id_filter_file_mu_);
+  if (id_filter_file_tried_ || id_filter_.covered() != 0) {
+    return;
+  }
+  id_filter_file_tried_ = true;
+  const std::string path = store_.path(format::kIdFilterFileName);
+  auto file = store_.fs().open(path, io::OpenMode::read_only);
+  if (!file) {
+    return;  // none saved: filled from the indexes
+  }
+  auto size = (*file)->size();
+  std::vector<std::byte> bytes(size ? *size : 0);
+  auto got = (*file)->read_at(0, bytes);
+  if (!size || !got) {
+    notice_(path + ": could not be read; filling the id filter from the indexes");
+    return;
+  }
+  bytes.resize(*got);
+  auto decoded = format::decode_id_filter(bytes);
+  if (!decoded) {
+    notice_(path + ": " + decoded.error().message() + "; filling the id filter from the indexes");
+    return;
+  }
+  const std::size_t covered = decoded->covered_segments;
+  // The file holds the ids of the segments below covered_end_lsn. It
+  // matches only if those are exactly this log's first `covered` segments,
+  // all sealed (so their ids cannot have changed since it was written).
+  if (decoded->log_id != log_id_ || covered == 0 || covered > sealed ||
+      segments[covered - 1]->end_lsn.load() != decoded->covered_end_lsn) {
+    notice_(path + ": does not match the log; filling the id filter from the indexes");
+    return;
+  }
+  if (id_filter_.install(covered, std::move(decoded->levels))) {
+    id_filter_saved_ = covered;
+  }
+}
+
+Status IndexStore::save_id_filter(const SegmentSet& set) {
+  std::lock_guard lock(id_filter_file_mu_);
+  auto [covered, levels] = id_filter_.contents();
+  if (covered <= id_filter_saved_) {
+    return Status();
+  }
+  // Taken after the filter's contents: it lists every segment they cover.
+  const auto view = set.view();
+  const SegmentSet::Segments& segments = *view;
+  CAIRN_ASSERT(covered <= segments.size() && segments[covered - 1]->sealed.load());
+  format::IdFilterFile f;
+  f.log_id = log_id_;
+  f.covered_segments = covered;
+  f.covered_end_lsn = segments[covered - 1]->end_lsn.load();
+  f.levels = std::move(levels);
+  CAIRN_TRY(write_derived(format::kIdFilterFileName, format::encode_id_filter(f)));
+  id_filter_saved_ = covered;
+  return Status();
+}
+
 IndexStore::CacheStats IndexStore::cache_stats() const {
   std::lock_guard lock(cache_mu_);
   return CacheStats{cached_bytes_, loads_.load(std::memory_order_relaxed), evictions_};
@@ -197,6 +268,7 @@ Status IndexStore::seal(Segment& segment, std::size_t ordinal) {
   {
     std::lock_guard lock(segment.index_mu);
     segment.id_bloom = immutable->id_bloom();
+    segment.stream_bloom = immutable->stream_bloom();
     segment.index = std::move(immutable);
   }
   remember(segment, bytes);

@@ -18,6 +18,7 @@
 #include "engine/id_filter.h"
 #include "engine/segment.h"
 #include "engine/segment_index.h"
+#include "engine/segment_set.h"
 #include "engine/segment_store.h"
 
 namespace cairn::engine {
@@ -43,6 +44,10 @@ class IndexStore {
   // The sealed segment's id filter, if its index was ever loaded (the cache
   // keeps it when it drops the index); null otherwise.
   static std::shared_ptr<const IdBloom> id_bloom(Segment& segment);
+  // False only for a sealed segment whose index was loaded once and whose
+  // stream filter says it holds no record of the stream: the caller skips
+  // it without loading its index again.
+  static bool may_hold_stream(Segment& segment, std::uint64_t stream_hash);
 
   struct CacheStats {
     std::size_t bytes = 0;  // sealed indexes in memory
@@ -69,6 +74,13 @@ class IndexStore {
   // Over the ids of the sealed segments, in order (decision 0014): the
   // committer extends it at each roll, the id check fills it on first use.
   SealedIdFilter& id_filter() { return id_filter_; }
+  // The id filter file (decision 0016). load: once, while the filter covers
+  // no segment, takes the file's contents if it matches `segments` (its
+  // log, and a prefix of `sealed` segments ending at the LSN it names);
+  // anything else is a notice and the filter is filled from the indexes.
+  // save: writes the filter if it covers more segments than the file.
+  void load_id_filter(const SegmentSet::Segments& segments, std::size_t sealed);
+  Status save_id_filter(const SegmentSet& segments);
 
  private:
   Result<std::shared_ptr<SegmentIndex>> load(Segment& segment);
@@ -78,6 +90,7 @@ class IndexStore {
                                                             std::uint64_t chain);
   Result<std::shared_ptr<SegmentIndex>> rebuild(Segment& segment, std::uint64_t end_position);
   Status write_file(const Segment& segment, const format::IndexFile& contents);
+  Status write_derived(const std::string& name, std::span<const std::byte> bytes);
   std::string index_name(const Segment& segment) const;
   // Counts a sealed index just put in `segment` and drops the least
   // recently used others while over budget. Lock order: cache_mu_, then a
@@ -98,6 +111,10 @@ class IndexStore {
   std::uint32_t interval_bytes_;
   std::function<void(const std::string&)> notice_;
   SealedIdFilter id_filter_;
+
+  std::mutex id_filter_file_mu_;
+  bool id_filter_file_tried_ = false;  // under id_filter_file_mu_
+  std::size_t id_filter_saved_ = 0;    // segments the file covers, under id_filter_file_mu_
 
   const std::size_t cache_budget_;
   std::atomic<std::uint64_t> clock_{0};

@@ -79,6 +79,7 @@ std::string role_of(const std::string& name) {
   if (ends_with(name, format::kBrokenSuffix)) return "quarantine copy";
   if (ends_with(name, format::kTmpSuffix)) return "leftover tmp";
   if (ends_with(name, ".idx")) return "index";
+  if (name == format::kIdFilterFileName) return "id filter";
   return "unknown";
 }
 

@@ -295,6 +295,10 @@ Result<std::string> LogImpl::stream_at(std::uint64_t lsn) {
 // Where an event id is in the segments sealed now, newest first; *checked
 // is how many leading segments were searched (the caller searches the rest
 // under its lock).
+// Segments read into the id filter by one check after which it is saved
+// (decision 0016): a fill this long costs far more than the write.
+constexpr std::size_t kSaveIdFilterAfter = 8;
+
 Result<std::optional<std::uint64_t>> LogImpl::find_sealed_id(const EventId& id,
                                                              std::size_t* checked) {
   const auto view = segments_.view();
@@ -306,12 +310,24 @@ Result<std::optional<std::uint64_t>> LogImpl::find_sealed_id(const EventId& id,
   *checked = sealed;
   const std::uint64_t hash = format::id_hash(id);
   // The filter over the sealed segments' ids: brought up to date first (on
-  // the first check after open this reads every sealed segment's index
-  // once, without keeping it; rolls extend it after that), then asked once.
+  // the first check after open from the saved filter, then from the index
+  // of every sealed segment it does not cover, read once and not kept;
+  // rolls extend it after that), then asked once.
   SealedIdFilter& filter = indexes_->id_filter();
-  for (std::size_t next = filter.covered(); next < sealed; next = filter.covered()) {
-    CAIRN_ASSIGN_OR_RETURN(auto index, indexes_->peek(*segments[next]));
-    filter.add(next, *index);
+  if (filter.covered() < sealed) {
+    indexes_->load_id_filter(segments, sealed);  // the saved filter, once
+    const std::size_t from = filter.covered();
+    for (std::size_t next = from; next < sealed; next = filter.covered()) {
+      CAIRN_ASSIGN_OR_RETURN(auto index, indexes_->peek(*segments[next]));
+      filter.add(next, *index);
+    }
+    // A long fill is saved at once, so that a crash before the next clean
+    // close does not make the next open read all those indexes again.
+    if (filter.covered() >= from + kSaveIdFilterAfter) {
+      if (Status s = indexes_->save_id_filter(segments_); !s.ok()) {
+        notice("could not save the id filter (filled again at next open): " + s.to_string());
+      }
+    }
   }
   if (!filter.may_contain(hash)) {
     return std::optional<std::uint64_t>();
@@ -360,7 +376,7 @@ Result<std::uint64_t> LogImpl::resolve_head(std::string_view stream) {
   auto segments = segments_.snapshot();
   for (auto it = segments.rbegin(); it != segments.rend(); ++it) {
     Segment& segment = **it;
-    if (segment.base_lsn() >= open_end_lsn_) {
+    if (segment.base_lsn() >= open_end_lsn_ || !IndexStore::may_hold_stream(segment, hash)) {
       continue;
     }
     std::shared_ptr<SegmentIndex> index;
@@ -418,6 +434,9 @@ Status LogImpl::close() {
       const auto tail = committer_->tail();
       if (Status s = indexes_->write(*tail, *tail->index); !s.ok()) {
         notice("could not write the tail's index (rebuilt at next open): " + s.to_string());
+      }
+      if (Status s = indexes_->save_id_filter(segments_); !s.ok()) {
+        notice("could not save the id filter (filled again at next open): " + s.to_string());
       }
       format::RecoveryPoint point;
       point.log_id = meta_.log_id;

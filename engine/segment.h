@@ -42,6 +42,9 @@ struct Segment {
   // A sealed segment's id filter, from its index, kept when the cache drops
   // the index (small: ~1.25 bytes per id). Guarded by index_mu.
   std::shared_ptr<const std::vector<std::uint64_t>> id_bloom;
+  // Likewise its stream filter: a stream read or a stream-head lookup skips
+  // a segment without the stream with no index loaded.
+  std::shared_ptr<const std::vector<std::uint64_t>> stream_bloom;
   // When the index was last used (IndexStore's clock), for the cache.
   std::atomic<std::uint64_t> index_used{0};
 

@@ -38,9 +38,10 @@ SegmentIndex::SegmentIndex(format::IndexFile file, std::shared_ptr<const IdBloom
 // id filter unless one built from the same ids is given.
 void SegmentIndex::build_sealed(std::shared_ptr<const IdBloom> id_bloom) {
   directory_ = format::StreamDirectory(file_.streams);
+  stream_bloom_ = std::make_shared<const IdBloom>(file_.bloom);
   if (id_bloom) {
     // Built from these ids before (the same segment's file, matched to it).
-    CAIRN_ASSERT(id_bloom->size() == format::bloom_for_keys(file_.ids.size()).size());
+    CAIRN_ASSERT(id_bloom->size() == format::bloom_words_for_keys(file_.ids.size()));
     id_bloom_ = std::move(id_bloom);
     return;
   }

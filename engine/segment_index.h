@@ -83,6 +83,9 @@ class SegmentIndex {
   // positive from the log-wide id filter loads only segments that may hold
   // the id.
   std::shared_ptr<const IdBloom> id_bloom() const { return id_bloom_; }
+  // A sealed index's stream filter (null for a growable one), for the same
+  // reason: kept by the segment.
+  std::shared_ptr<const IdBloom> stream_bloom() const { return stream_bloom_; }
 
  private:
   void add_locked(const format::RecordView& record);
@@ -98,6 +101,7 @@ class SegmentIndex {
   // (appends slowed with the log's size: 221k/s at 10 segments, 12k/s at
   // 112). Immutable once built, like everything of a sealed index.
   std::shared_ptr<const IdBloom> id_bloom_;
+  std::shared_ptr<const IdBloom> stream_bloom_;  // a copy of file_.bloom, when sealed
   std::uint64_t next_sparse_position_ = 0;
   // The tail's stream and id tables, appended in LSN order.
   std::unordered_map<std::uint64_t, std::vector<format::StreamEntry>> tail_streams_;

@@ -166,6 +166,9 @@ Result<std::unique_ptr<LogReader>> make_indexed_stream_reader(
     if (segment->base_lsn() >= readable_lsn) {
       break;
     }
+    if (!IndexStore::may_hold_stream(*segment, hash)) {
+      continue;  // a sealed segment without the stream, its index not needed
+    }
     CAIRN_ASSIGN_OR_RETURN(auto index, index_of(*segment, indexes));
     CAIRN_ASSERT(index != nullptr);
     for (const auto& e : index->stream_records(hash)) {

@@ -113,10 +113,14 @@ bool id_less(const EventId& a, const EventId& b) { return a.bytes < b.bytes; }
 
 std::uint64_t id_hash(const EventId& id) { return xxh3(std::as_bytes(std::span(id.bytes)), 0); }
 
-std::vector<std::uint64_t> bloom_for_keys(std::size_t keys) {
+std::size_t bloom_words_for_keys(std::size_t keys) {
   const std::size_t blocks =
       std::max<std::size_t>(1, (keys * kBloomBitsPerKey + kBloomBlockBits - 1) / kBloomBlockBits);
-  return std::vector<std::uint64_t>(blocks * kBloomBlockWords, 0);
+  return blocks * kBloomBlockWords;
+}
+
+std::vector<std::uint64_t> bloom_for_keys(std::size_t keys) {
+  return std::vector<std::uint64_t>(bloom_words_for_keys(keys), 0);
 }
 
 void bloom_add(std::vector<std::uint64_t>& bloom, std::uint64_t hash) {

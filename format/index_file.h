@@ -94,6 +94,7 @@ bool bloom_may_contain(std::span<const std::uint64_t> bloom, std::uint64_t hash)
 // filter of an index file is one; the engine also builds one over a sealed
 // segment's event ids, in memory only.
 std::vector<std::uint64_t> bloom_for_keys(std::size_t keys);
+std::size_t bloom_words_for_keys(std::size_t keys);
 void bloom_add(std::vector<std::uint64_t>& bloom, std::uint64_t hash);
 std::uint64_t id_hash(const EventId& id);
 // A directory over a stream table, in memory only (derived when a sealed

@@ -18,6 +18,8 @@ inline constexpr std::uint32_t kFormatVersion = 1;
 inline constexpr const char* kMetaFileName = "cairn.meta";
 inline constexpr const char* kLockFileName = "LOCK";
 inline constexpr const char* kRecoveryPointFileName = "recovery.point";
+// The saved log-wide id filter (SPEC.md section 13.1): derived data.
+inline constexpr const char* kIdFilterFileName = "ids.filter";
 inline constexpr const char* kSegmentSuffix = ".seg";
 inline constexpr const char* kTmpSuffix = ".tmp";
 inline constexpr const char* kBrokenSuffix = ".broken";

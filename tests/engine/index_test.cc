@@ -16,6 +16,9 @@
 
 #include "engine/id_filter.h"
 #include "engine/segment_index.h"
+#include "format/byte_order.h"
+#include "format/checksum.h"
+#include "format/id_filter_file.h"
 #include "format/index_file.h"
 #include "format/layout.h"
 #include "format/names.h"
@@ -475,6 +478,8 @@ TEST_CASE("index cache: with room for one sealed index, every lookup still finds
   // With no limit (the default): the first id check reads every sealed
   // index to fill the log-wide filter without keeping them; the retries
   // then load and keep the ones they search.
+  // Without the filter saved at close, so that the fill runs.
+  REQUIRE(fs->remove(std::string(kDir) + "/" + format::kIdFilterFileName).ok());
   auto roomy = open_log(small_options(fs));
   NewEvent another = event("another");
   another.id.bytes[15] = 0xC4;
@@ -566,4 +571,126 @@ TEST_CASE("index cache: stream readers and retries race with rolls and evictions
   CHECK_FALSE(failed.load());
   CHECK(log->next_lsn() == kEvents);
   CHECK(log->stats().index_evictions > 0);
+}
+
+// Goal: the saved id filter (decision 0016) spares the first id check after
+// open from reading every sealed index, without ever hiding an id: after a
+// clean close it reads none; after a crash it reads only the segments
+// sealed since the file was written; a damaged or foreign file is ignored
+// (a notice) and the filter is filled from the indexes. Every retry is still
+// recognised in each case: a filter that wrongly said "no" would write it
+// twice.
+TEST_CASE(
+    "id filter file: saved at close, caught up after a crash, ignored when it does not match") {
+  auto mem = std::make_shared<MemFileSystem>();
+  constexpr std::uint32_t kEvents = 1200;
+  std::vector<std::string> data;
+  for (std::uint32_t i = 0; i < kEvents; ++i) {
+    data.push_back(payload(i, 200));
+  }
+  std::vector<NewEvent> events;
+  for (std::uint32_t i = 0; i < kEvents; ++i) {
+    NewEvent e = event(data[i]);
+    std::memcpy(e.id.bytes.data(), &i, 4);
+    e.id.bytes[15] = 0x6D;
+    events.push_back(e);
+  }
+  std::vector<std::uint64_t> lsn_of(kEvents);
+  LogOptions options = small_options(mem);
+  options.index_cache_bytes = 1;
+  const auto append_range = [&](Log& log, std::uint32_t from, std::uint32_t to) {
+    for (std::uint32_t i = from; i < to; ++i) {
+      auto r = log.append("s" + std::to_string(i % 4), ExpectedVersion::any(), {&events[i], 1});
+      REQUIRE_MESSAGE(r.has_value(), r.status().to_string());
+      lsn_of[i] = r->first_lsn;
+    }
+  };
+  // Index files read by the first id check: a new id, written anew. The
+  // stream's head is resolved first, by an append without an id (it reads
+  // the indexes too); with room for one index in the cache, the check then
+  // finds at most one of them still in memory.
+  std::uint8_t fresh_tag = 0;
+  const auto loads_of_first_check = [&](Log& log) {
+    const std::string no_id = "head of the fresh stream";
+    append_one(log, "fresh", no_id);
+    const std::uint64_t before = log.stats().index_loads;
+    NewEvent fresh = event("fresh");
+    fresh.id.bytes[14] = ++fresh_tag;
+    fresh.id.bytes[15] = 0xD6;
+    const std::uint64_t next = log.next_lsn();
+    auto r = log.append("fresh", ExpectedVersion::any(), {&fresh, 1});
+    REQUIRE(r.has_value());
+    CHECK(r->first_lsn == next);
+    return log.stats().index_loads - before;
+  };
+  const auto retries_found = [&](Log& log, std::uint32_t to) {
+    const std::uint64_t before = log.next_lsn();
+    for (std::uint32_t i = 0; i < to; i += 5) {
+      auto r = log.append("s" + std::to_string(i % 4), ExpectedVersion::any(), {&events[i], 1});
+      REQUIRE_MESSAGE(r.has_value(), r.status().to_string());
+      REQUIRE(r->first_lsn == lsn_of[i]);
+    }
+    CHECK(log.next_lsn() == before);
+  };
+  {
+    auto log = open_log(options);
+    append_range(*log, 0, 600);
+    REQUIRE(log->close().ok());
+  }
+  auto saved = mem->exists(std::string(kDir) + "/" + format::kIdFilterFileName);
+  REQUIRE(saved.has_value());
+  REQUIRE(*saved);
+  std::uint64_t sealed_before_crash = 0;
+  {
+    auto log = open_log(options);
+    CHECK(loads_of_first_check(*log) == 0);  // the file covers every sealed segment
+    retries_found(*log, 600);
+    append_range(*log, 600, kEvents);  // seals more segments
+    sealed_before_crash = log->stats().segment_count - 1;
+    REQUIRE(log->wait_durable(log->next_lsn()).ok());
+    mem->cut_power();  // the process dies with the log open: its close has no effect
+  }
+  mem->crash(testing::CrashPolicy::drop_unsynced, 9);
+  std::uint64_t filled_after_crash = 0;
+  {
+    auto log = open_log(options);
+    // The file from the clean close covers a prefix; only the rest is read.
+    filled_after_crash = loads_of_first_check(*log);
+    CHECK(filled_after_crash > 0);
+    CHECK(filled_after_crash + 1 < sealed_before_crash);
+    retries_found(*log, kEvents);
+    REQUIRE(log->close().ok());
+  }
+  SUBCASE("a damaged file is ignored") {
+    auto file =
+        mem->open(std::string(kDir) + "/" + format::kIdFilterFileName, io::OpenMode::read_write);
+    REQUIRE(file.has_value());
+    const std::byte flip[1] = {std::byte{0x5A}};
+    REQUIRE((*file)->write_at(100, flip).ok());
+  }
+  SUBCASE("a file that covers more than the log is ignored") {
+    // The saved filter of this log, then the log loses its last segments:
+    // another directory's state. Simulated by a file naming another end.
+    auto file =
+        mem->open(std::string(kDir) + "/" + format::kIdFilterFileName, io::OpenMode::read_write);
+    REQUIRE(file.has_value());
+    std::vector<std::byte> bytes(format::kIdFilterHeaderBytes);
+    REQUIRE((*file)->read_at(0, bytes).has_value());
+    format::store_u64(bytes.data() + 32,
+                      format::load_u64(bytes.data() + 32) + 1);  // covered_end_lsn
+    format::store_u64(bytes.data() + 56, format::xxh3({bytes.data(), 56}, format::kIdFilterMagic));
+    REQUIRE((*file)->write_at(0, bytes).ok());
+  }
+  std::vector<std::string> notices;
+  LogOptions o = options;
+  o.on_notice = [&](std::string_view line) { notices.emplace_back(line); };
+  auto log = open_log(o);
+  const std::uint64_t sealed = log->stats().segment_count - 1;
+  CHECK(loads_of_first_check(*log) + 1 >= sealed);  // filled from every index (one may be cached)
+  bool named = false;
+  for (const auto& n : notices) {
+    named = named || n.find(format::kIdFilterFileName) != std::string::npos;
+  }
+  CHECK(named);
+  retries_found(*log, kEvents);
 }

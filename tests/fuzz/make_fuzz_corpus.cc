@@ -3,7 +3,7 @@
 // the input layout of tests/fuzz/fuzz_input.h, so the fuzzers start from
 // inputs that reach deep into the scanner and codecs.
 //
-//   make_fuzz_corpus DIR   writes DIR/record_scanner/* and DIR/codec/*
+//   make_fuzz_corpus DIR   writes DIR/record_scanner/*, DIR/codec/* and DIR/id_filter/*
 //   record_scanner_fuzz DIR/record_scanner -max_total_time=30
 #include <array>
 #include <cstdint>
@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "format/codec.h"
+#include "format/id_filter_file.h"
+#include "format/index_file.h"
 #include "format/layout.h"
 #include "tests/fuzz/fuzz_input.h"
 #include "tests/support/segment_image.h"
@@ -110,6 +112,30 @@ void codec_seeds(const std::filesystem::path& dir) {
   }
 }
 
+// A saved id filter of two levels, and the same with the stamp flag set.
+void id_filter_seeds(const std::filesystem::path& dir) {
+  format::IdFilterFile f;
+  f.log_id = 42;
+  f.covered_segments = 3;
+  f.covered_end_lsn = 3000;
+  for (std::uint64_t capacity : {64u, 256u}) {
+    format::IdFilterLevel level;
+    level.capacity = capacity;
+    level.bits = format::bloom_for_keys(capacity);
+    for (std::uint64_t i = 0; i < capacity / 2; ++i) {
+      format::bloom_add(level.bits, i * 0x9E3779B97F4A7C15ull);
+      ++level.keys;
+    }
+    f.levels.push_back(std::move(level));
+  }
+  const std::vector<std::byte> encoded = format::encode_id_filter(f);
+  for (std::uint8_t flag : {0, 1}) {
+    std::vector<std::byte> seed{std::byte{flag}};
+    seed.insert(seed.end(), encoded.begin(), encoded.end());
+    write(dir / ("filter-" + std::to_string(flag)), seed);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -120,7 +146,9 @@ int main(int argc, char** argv) {
   const std::filesystem::path root = argv[1];
   std::filesystem::create_directories(root / "record_scanner");
   std::filesystem::create_directories(root / "codec");
+  std::filesystem::create_directories(root / "id_filter");
   scanner_seeds(root / "record_scanner");
   codec_seeds(root / "codec");
+  id_filter_seeds(root / "id_filter");
   return 0;
 }
