@@ -53,7 +53,8 @@ std::vector<std::byte> encode_id_filter(const IdFilterFile& f) {
     }
   }
   CAIRN_ASSERT(p == out.data() + out.size());
-  const std::span<const std::byte> body = std::span<const std::byte>(out).subspan(kIdFilterHeaderBytes);
+  const std::span<const std::byte> body =
+      std::span<const std::byte>(out).subspan(kIdFilterHeaderBytes);
   store_u64(h + 48, xxh3(body, kIdFilterMagic));
   store_u64(h + 56, xxh3({h, 56}, kIdFilterMagic));
   return out;
@@ -71,10 +72,10 @@ Result<IdFilterFile> decode_id_filter(std::span<const std::byte> bytes) {
     return damaged("header checksum mismatch");
   }
   if (load_u32(h + 8) != kIdFilterFormatVersion) {
-    return Status::error(Errc::invalid_argument,
-                         "id filter file has format version " + std::to_string(load_u32(h + 8)) +
-                             "; this build reads version " +
-                             std::to_string(kIdFilterFormatVersion));
+    return Status::error(Errc::invalid_argument, "id filter file has format version " +
+                                                     std::to_string(load_u32(h + 8)) +
+                                                     "; this build reads version " +
+                                                     std::to_string(kIdFilterFormatVersion));
   }
   const std::uint64_t level_count = load_u32(h + 12);
   const std::uint64_t words = load_u64(h + 40);

@@ -87,7 +87,8 @@ TEST_CASE("id filter file: damage is refused, never trusted") {
     }
   }
   SUBCASE("cut short, or bytes after the end") {
-    for (std::size_t cut : {std::size_t{0}, std::size_t{10}, kIdFilterHeaderBytes, good.size() - 8}) {
+    for (std::size_t cut :
+         {std::size_t{0}, std::size_t{10}, kIdFilterHeaderBytes, good.size() - 8}) {
       std::vector<std::byte> bad(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(cut));
       CHECK_FALSE(decode_id_filter(bad).has_value());
     }
