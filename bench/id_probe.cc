@@ -145,8 +145,7 @@ int probe(cairn::Log& log) {
 
 int main(int argc, char** argv) {
   if (argc != 4 || (std::strcmp(argv[2], "build") != 0 && std::strcmp(argv[2], "probe") != 0)) {
-    std::fprintf(stderr, "usage: %s DIR build EVENTS | %s DIR probe CACHE_MIB\n", argv[0],
-                 argv[0]);
+    std::fprintf(stderr, "usage: %s DIR build EVENTS | %s DIR probe CACHE_MIB\n", argv[0], argv[0]);
     return 2;
   }
   const bool building = std::strcmp(argv[2], "build") == 0;
