@@ -45,19 +45,28 @@ Status IndexStore::write_derived(const std::string& name, std::span<const std::b
   return store_.fs().rename(tmp, store_.path(name));
 }
 
-Result<std::optional<format::IndexFile>> IndexStore::load_if_matching(const Segment& segment,
-                                                                      std::uint64_t end_lsn,
-                                                                      std::uint64_t chain) {
-  const std::string path = store_.path(index_name(segment));
+// The whole of a derived file; nothing if it cannot be opened (missing).
+Result<std::optional<std::vector<std::byte>>> IndexStore::read_derived(const std::string& path) {
   auto file = store_.fs().open(path, io::OpenMode::read_only);
   if (!file) {
-    return std::optional<format::IndexFile>();
+    return std::optional<std::vector<std::byte>>();
   }
   CAIRN_ASSIGN_OR_RETURN(std::uint64_t size, (*file)->size());
   std::vector<std::byte> bytes(size);
   CAIRN_ASSIGN_OR_RETURN(std::size_t got, (*file)->read_at(0, bytes));
   bytes.resize(got);
-  auto decoded = format::decode_index(bytes);
+  return std::optional<std::vector<std::byte>>(std::move(bytes));
+}
+
+Result<std::optional<format::IndexFile>> IndexStore::load_if_matching(const Segment& segment,
+                                                                      std::uint64_t end_lsn,
+                                                                      std::uint64_t chain) {
+  const std::string path = store_.path(index_name(segment));
+  CAIRN_ASSIGN_OR_RETURN(auto bytes, read_derived(path));
+  if (!bytes) {
+    return std::optional<format::IndexFile>();
+  }
+  auto decoded = format::decode_index(*bytes);
   if (!decoded) {
     notice_(path + ": " + decoded.error().message() + "; rebuilding it from the segment");
     return std::optional<format::IndexFile>();
@@ -121,6 +130,16 @@ Result<std::shared_ptr<SegmentIndex>> IndexStore::load(Segment& segment) {
 }
 
 Result<std::shared_ptr<SegmentIndex>> IndexStore::get(Segment& segment) {
+  return fetch(segment, /*keep=*/true);
+}
+
+Result<std::shared_ptr<SegmentIndex>> IndexStore::peek(Segment& segment) {
+  return fetch(segment, /*keep=*/false);
+}
+
+// The index in memory, else loaded; kept (and counted in the cache, which
+// may drop others) only if `keep`.
+Result<std::shared_ptr<SegmentIndex>> IndexStore::fetch(Segment& segment, bool keep) {
   std::shared_ptr<SegmentIndex> index;
   {
     std::lock_guard lock(segment.index_mu);
@@ -129,20 +148,15 @@ Result<std::shared_ptr<SegmentIndex>> IndexStore::get(Segment& segment) {
       return segment.index;
     }
     CAIRN_ASSIGN_OR_RETURN(index, load(segment));
-    segment.index = index;
+    if (keep) {
+      segment.index = index;
+    }
   }
-  remember(segment, index->memory_bytes());
-  return index;
-}
-
-Result<std::shared_ptr<SegmentIndex>> IndexStore::peek(Segment& segment) {
-  std::lock_guard lock(segment.index_mu);
-  if (segment.index) {
-    touch(segment);
-    return segment.index;
+  if (keep) {
+    remember(segment, index->memory_bytes());  // counts the load
+  } else {
+    loads_.fetch_add(1, std::memory_order_relaxed);
   }
-  CAIRN_ASSIGN_OR_RETURN(auto index, load(segment));
-  loads_.fetch_add(1, std::memory_order_relaxed);
   return index;
 }
 
@@ -195,19 +209,15 @@ void IndexStore::load_id_filter(const SegmentSet::Segments& segments, std::size_
   }
   id_filter_file_tried_ = true;
   const std::string path = store_.path(format::kIdFilterFileName);
-  auto file = store_.fs().open(path, io::OpenMode::read_only);
-  if (!file) {
-    return;  // none saved: filled from the indexes
-  }
-  auto size = (*file)->size();
-  std::vector<std::byte> bytes(size ? *size : 0);
-  auto got = (*file)->read_at(0, bytes);
-  if (!size || !got) {
+  auto bytes = read_derived(path);
+  if (!bytes) {
     notice_(path + ": could not be read; filling the id filter from the indexes");
     return;
   }
-  bytes.resize(*got);
-  auto decoded = format::decode_id_filter(bytes);
+  if (!*bytes) {
+    return;  // none saved: filled from the indexes
+  }
+  auto decoded = format::decode_id_filter(**bytes);
   if (!decoded) {
     notice_(path + ": " + decoded.error().message() + "; filling the id filter from the indexes");
     return;

@@ -84,6 +84,8 @@ class IndexStore {
 
  private:
   Result<std::shared_ptr<SegmentIndex>> load(Segment& segment);
+  Result<std::shared_ptr<SegmentIndex>> fetch(Segment& segment, bool keep);
+  Result<std::optional<std::vector<std::byte>>> read_derived(const std::string& path);
   // The segment's index file, decoded, if it matches the segment.
   Result<std::optional<format::IndexFile>> load_if_matching(const Segment& segment,
                                                             std::uint64_t end_lsn,

@@ -292,12 +292,13 @@ Result<std::string> LogImpl::stream_at(std::uint64_t lsn) {
   return std::string(event.stream);
 }
 
-// Where an event id is in the segments sealed now, newest first; *checked
-// is how many leading segments were searched (the caller searches the rest
-// under its lock).
 // Segments read into the id filter by one check after which it is saved
 // (decision 0016): a fill this long costs far more than the write.
 constexpr std::size_t kSaveIdFilterAfter = 8;
+
+// Where an event id is in the segments sealed now, newest first; *checked
+// is how many leading segments were searched (the caller searches the rest
+// under its lock).
 
 Result<std::optional<std::uint64_t>> LogImpl::find_sealed_id(const EventId& id,
                                                              std::size_t* checked) {

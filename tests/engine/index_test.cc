@@ -76,6 +76,27 @@ std::uint64_t fill(Log& log, int segments) {
   return n;
 }
 
+// `count` payloads of `bytes` bytes and an event over each with a distinct
+// id: the event's index in its first four bytes, `tag` in its last. The
+// events view the payloads, which a move of the struct leaves in place.
+struct IdEvents {
+  std::vector<std::string> data;
+  std::vector<NewEvent> events;
+};
+IdEvents events_with_ids(std::uint32_t count, std::size_t bytes, std::uint8_t tag) {
+  IdEvents out;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    out.data.push_back(payload(i, bytes));
+  }
+  for (std::uint32_t i = 0; i < count; ++i) {
+    NewEvent e = event(out.data[i]);
+    std::memcpy(e.id.bytes.data(), &i, 4);
+    e.id.bytes[15] = tag;
+    out.events.push_back(e);
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("index: a sealed segment gets an index file that decodes and covers it") {
@@ -249,17 +270,8 @@ TEST_CASE(
 // must still be found, and ids not in the log must not be.
 TEST_CASE("idempotency: every id is found in segments sealed this session and after a reopen") {
   auto fs = std::make_shared<MemFileSystem>();
-  std::vector<std::string> data;
-  std::vector<NewEvent> events;
-  for (std::uint32_t i = 0; i < 900; ++i) {
-    data.push_back(payload(i, 200));
-  }
-  for (std::uint32_t i = 0; i < 900; ++i) {
-    NewEvent e = event(data[i]);
-    std::memcpy(e.id.bytes.data(), &i, 4);
-    e.id.bytes[15] = 0x5A;
-    events.push_back(e);
-  }
+  const IdEvents made = events_with_ids(900, 200, 0x5A);
+  const std::vector<NewEvent>& events = made.events;
   std::vector<std::uint64_t> lsn_of(events.size());
   const auto retry_all = [&](Log& log) {
     const std::uint64_t before = log.next_lsn();
@@ -404,17 +416,9 @@ TEST_CASE("index cache: with room for one sealed index, every lookup still finds
   auto fs = std::make_shared<MemFileSystem>();
   constexpr std::uint32_t kEvents = 900;
   constexpr int kStreams = 5;
-  std::vector<std::string> data;
-  for (std::uint32_t i = 0; i < kEvents; ++i) {
-    data.push_back(payload(i, 200));
-  }
-  std::vector<NewEvent> events;
-  for (std::uint32_t i = 0; i < kEvents; ++i) {
-    NewEvent e = event(data[i]);
-    std::memcpy(e.id.bytes.data(), &i, 4);
-    e.id.bytes[15] = 0x3C;
-    events.push_back(e);
-  }
+  const IdEvents made = events_with_ids(kEvents, 200, 0x3C);
+  const std::vector<std::string>& data = made.data;
+  const std::vector<NewEvent>& events = made.events;
   const auto stream_of = [](std::size_t i) { return "s" + std::to_string(i % kStreams); };
   std::vector<std::uint64_t> lsn_of(kEvents);
   LogOptions tight = small_options(fs);
@@ -513,17 +517,9 @@ TEST_CASE("index cache: stream readers and retries race with rolls and evictions
   o.index_cache_bytes = 1;
   auto log = open_log(o);
   constexpr std::uint32_t kEvents = 600;
-  std::vector<std::string> data;
-  for (std::uint32_t i = 0; i < kEvents; ++i) {
-    data.push_back(payload(i, 300));
-  }
-  std::vector<NewEvent> events;
-  for (std::uint32_t i = 0; i < kEvents; ++i) {
-    NewEvent e = event(data[i]);
-    std::memcpy(e.id.bytes.data(), &i, 4);
-    e.id.bytes[15] = 0x77;
-    events.push_back(e);
-  }
+  const IdEvents made = events_with_ids(kEvents, 300, 0x77);
+  const std::vector<std::string>& data = made.data;
+  const std::vector<NewEvent>& events = made.events;
   std::atomic<std::uint32_t> written{0};
   std::atomic<bool> failed{false};
   std::thread writer([&] {
@@ -588,17 +584,8 @@ TEST_CASE(
     "id filter file: saved at close, caught up after a crash, ignored when it does not match") {
   auto mem = std::make_shared<MemFileSystem>();
   constexpr std::uint32_t kEvents = 1200;
-  std::vector<std::string> data;
-  for (std::uint32_t i = 0; i < kEvents; ++i) {
-    data.push_back(payload(i, 200));
-  }
-  std::vector<NewEvent> events;
-  for (std::uint32_t i = 0; i < kEvents; ++i) {
-    NewEvent e = event(data[i]);
-    std::memcpy(e.id.bytes.data(), &i, 4);
-    e.id.bytes[15] = 0x6D;
-    events.push_back(e);
-  }
+  const IdEvents made = events_with_ids(kEvents, 200, 0x6D);
+  const std::vector<NewEvent>& events = made.events;
   std::vector<std::uint64_t> lsn_of(kEvents);
   LogOptions options = small_options(mem);
   options.index_cache_bytes = 1;
