@@ -9,6 +9,7 @@
 #include "format/index_file.h"
 #include "format/layout.h"
 #include "format/names.h"
+#include "format/stream_filter_file.h"
 #include "recovery/segment_scan.h"
 
 namespace cairn::engine {
@@ -253,6 +254,89 @@ Status IndexStore::save_id_filter(const SegmentSet& set) {
   f.levels = std::move(levels);
   CAIRN_TRY(write_derived(format::kIdFilterFileName, format::encode_id_filter(f)));
   id_filter_saved_ = covered;
+  return Status();
+}
+
+void IndexStore::load_stream_filters(const SegmentSet& set) {
+  if (stream_filters_tried_.load(std::memory_order_acquire)) {
+    return;
+  }
+  std::lock_guard lock(stream_filters_mu_);
+  if (stream_filters_tried_.load(std::memory_order_relaxed)) {
+    return;
+  }
+  stream_filters_tried_.store(true, std::memory_order_release);
+  const std::string path = store_.path(format::kStreamFilterFileName);
+  auto bytes = read_derived(path);
+  if (!bytes || !*bytes) {
+    if (!bytes) {
+      notice_(path + ": could not be read; stream filters come from the indexes");
+    }
+    return;
+  }
+  auto decoded = format::decode_stream_filters(**bytes);
+  if (!decoded) {
+    notice_(path + ": " + decoded.error().message() + "; stream filters come from the indexes");
+    return;
+  }
+  const auto view = set.view();
+  const SegmentSet::Segments& segments = *view;
+  auto& filters = decoded->segments;
+  // Every covered segment must be sealed and be the one its filter was
+  // built from: a filter that lacked a stream would make a head lookup
+  // miss the stream and let an append skip its expected-version check.
+  bool matches = decoded->log_id == log_id_ && !filters.empty() &&
+                 filters.size() <= segments.size() &&
+                 segments[filters.size() - 1]->end_lsn.load() == decoded->covered_end_lsn;
+  for (std::size_t i = 0; matches && i < filters.size(); ++i) {
+    matches = segments[i]->sealed.load() && segments[i]->base_lsn() == filters[i].base_lsn &&
+              segments[i]->end_chain == filters[i].chain;
+  }
+  if (!matches) {
+    notice_(path + ": does not match the log; stream filters come from the indexes");
+    return;
+  }
+  for (std::size_t i = 0; i < filters.size(); ++i) {
+    std::lock_guard segment_lock(segments[i]->index_mu);
+    if (!segments[i]->stream_bloom) {
+      segments[i]->stream_bloom = std::make_shared<const IdBloom>(std::move(filters[i].bits));
+    }
+  }
+  stream_filters_saved_ = filters.size();
+}
+
+Status IndexStore::save_stream_filters(const SegmentSet& set, std::size_t min_new) {
+  std::lock_guard lock(stream_filters_mu_);
+  const auto view = set.view();
+  const SegmentSet::Segments& segments = *view;
+  std::size_t sealed = 0;
+  while (sealed < segments.size() && segments[sealed]->sealed.load()) {
+    ++sealed;
+  }
+  const bool known = stream_filters_tried_.load(std::memory_order_relaxed);
+  if (sealed < stream_filters_saved_ + min_new) {
+    return Status();
+  }
+  format::StreamFilterFile f;
+  f.log_id = log_id_;
+  for (std::size_t i = 0; i < sealed; ++i) {
+    std::shared_ptr<const IdBloom> bloom;
+    {
+      std::lock_guard segment_lock(segments[i]->index_mu);
+      bloom = segments[i]->stream_bloom;
+    }
+    if (!bloom) {
+      break;
+    }
+    f.segments.push_back({segments[i]->base_lsn(), segments[i]->end_chain, *bloom});
+  }
+  const std::size_t covered = f.segments.size();
+  if (covered < stream_filters_saved_ + min_new || covered == 0 || (!known && covered < sealed)) {
+    return Status();
+  }
+  f.covered_end_lsn = segments[covered - 1]->end_lsn.load();
+  CAIRN_TRY(write_derived(format::kStreamFilterFileName, format::encode_stream_filters(f)));
+  stream_filters_saved_ = covered;
   return Status();
 }
 

@@ -82,6 +82,19 @@ class IndexStore {
   void load_id_filter(const SegmentSet::Segments& segments, std::size_t sealed);
   Status save_id_filter(const SegmentSet& segments);
 
+  // The stream filter file (decision 0017). load: once per open, before
+  // the first stream-head lookup or stream read; gives each sealed segment
+  // it matches (base LSN and end chain) its stream filter, so that those
+  // skip it without reading its index. save: writes the stream filters of
+  // the longest run of sealed segments from the first that all have one,
+  // if that covers at least `min_new` more segments than the file; when
+  // the file was not read in this session (its coverage unknown), only if
+  // the run is every sealed segment.
+  void load_stream_filters(const SegmentSet& set);
+  Status save_stream_filters(const SegmentSet& set, std::size_t min_new);
+  // Sealed indexes read from their files (or rebuilt) since open.
+  std::uint64_t loads() const { return loads_.load(std::memory_order_relaxed); }
+
  private:
   Result<std::shared_ptr<SegmentIndex>> load(Segment& segment);
   Result<std::shared_ptr<SegmentIndex>> fetch(Segment& segment, bool keep);
@@ -117,6 +130,10 @@ class IndexStore {
   std::mutex id_filter_file_mu_;
   bool id_filter_file_tried_ = false;  // under id_filter_file_mu_
   std::size_t id_filter_saved_ = 0;    // segments the file covers, under id_filter_file_mu_
+
+  std::atomic<bool> stream_filters_tried_{false};  // set once, under stream_filters_mu_
+  std::mutex stream_filters_mu_;
+  std::size_t stream_filters_saved_ = 0;  // segments the file covers, under stream_filters_mu_
 
   const std::size_t cache_budget_;
   std::atomic<std::uint64_t> clock_{0};

@@ -80,6 +80,7 @@ std::string role_of(const std::string& name) {
   if (ends_with(name, format::kTmpSuffix)) return "leftover tmp";
   if (ends_with(name, ".idx")) return "index";
   if (name == format::kIdFilterFileName) return "id filter";
+  if (name == format::kStreamFilterFileName) return "stream filters";
   return "unknown";
 }
 

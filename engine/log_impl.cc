@@ -86,6 +86,8 @@ class LogImpl final : public Log {
   Result<std::shared_ptr<Segment>> start_segment(std::uint64_t base_lsn);
   Status open_indexes(const recovery::RecoveredLog& recovered, TailState& tail);
   Result<std::uint64_t> resolve_head(std::string_view stream);
+  Result<std::uint64_t> find_head(std::string_view stream);
+  void save_stream_filters(std::size_t min_new);
   Result<std::string> stream_at(std::uint64_t lsn);
   Result<std::optional<std::uint64_t>> find_sealed_id(const EventId& id, std::size_t* checked);
   Result<std::vector<Event>> read_events(std::uint64_t lsn, std::size_t count);
@@ -292,9 +294,10 @@ Result<std::string> LogImpl::stream_at(std::uint64_t lsn) {
   return std::string(event.stream);
 }
 
-// Segments read into the id filter by one check after which it is saved
-// (decision 0016): a fill this long costs far more than the write.
-constexpr std::size_t kSaveIdFilterAfter = 8;
+// Sealed indexes read by one id check or stream-head lookup after which
+// the log-wide filters are saved (decisions 0016, 0017): a fill this long
+// costs far more than the write.
+constexpr std::size_t kSaveFiltersAfter = 8;
 
 // Where an event id is in the segments sealed now, newest first; *checked
 // is how many leading segments were searched (the caller searches the rest
@@ -324,10 +327,12 @@ Result<std::optional<std::uint64_t>> LogImpl::find_sealed_id(const EventId& id,
     }
     // A long fill is saved at once, so that a crash before the next clean
     // close does not make the next open read all those indexes again.
-    if (filter.covered() >= from + kSaveIdFilterAfter) {
+    if (filter.covered() >= from + kSaveFiltersAfter) {
       if (Status s = indexes_->save_id_filter(segments_); !s.ok()) {
         notice("could not save the id filter (filled again at next open): " + s.to_string());
       }
+      // The fill gave every sealed segment its stream filter too.
+      save_stream_filters(kSaveFiltersAfter);
     }
   }
   if (!filter.may_contain(hash)) {
@@ -373,6 +378,27 @@ Result<std::vector<Event>> LogImpl::read_events(std::uint64_t lsn, std::size_t c
 // skipped because they may not be readable yet (a racing append to the
 // stream wins in the committer anyway).
 Result<std::uint64_t> LogImpl::resolve_head(std::string_view stream) {
+  indexes_->load_stream_filters(segments_);  // the saved filters, once
+  const std::uint64_t loads_before = indexes_->loads();
+  auto head = find_head(stream);
+  // A lookup that had to read many indexes (no saved filters, or segments
+  // sealed since) saves their filters at once, as the id filter is saved
+  // after a long fill: a crash before the next clean close then does not
+  // make the next open read them all again.
+  if (head && indexes_->loads() >= loads_before + kSaveFiltersAfter) {
+    save_stream_filters(kSaveFiltersAfter);
+  }
+  return head;
+}
+
+void LogImpl::save_stream_filters(std::size_t min_new) {
+  if (Status s = indexes_->save_stream_filters(segments_, min_new); !s.ok()) {
+    notice("could not save the stream filters (read from the indexes at next open): " +
+           s.to_string());
+  }
+}
+
+Result<std::uint64_t> LogImpl::find_head(std::string_view stream) {
   const std::uint64_t hash = format::stream_hash(stream);
   auto segments = segments_.snapshot();
   for (auto it = segments.rbegin(); it != segments.rend(); ++it) {
@@ -439,6 +465,7 @@ Status LogImpl::close() {
       if (Status s = indexes_->save_id_filter(segments_); !s.ok()) {
         notice("could not save the id filter (filled again at next open): " + s.to_string());
       }
+      save_stream_filters(1);
       format::RecoveryPoint point;
       point.log_id = meta_.log_id;
       point.tail_base_lsn = tail->base_lsn();

@@ -159,6 +159,7 @@ Result<std::shared_ptr<SegmentIndex>> index_of(Segment& segment, IndexStore& ind
 Result<std::unique_ptr<LogReader>> make_indexed_stream_reader(
     io::FileSystem& fs, const SegmentSet& segments, IndexStore& indexes, std::string stream,
     std::uint64_t from_version, Direction direction, std::uint64_t readable_lsn) {
+  indexes.load_stream_filters(segments);  // the saved filters, once per open
   const std::uint64_t hash = format::stream_hash(stream);
   const bool forward = direction == Direction::forward;
   std::vector<StreamRecord> records;

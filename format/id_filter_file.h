@@ -17,7 +17,7 @@ namespace cairn::format {
 
 inline constexpr std::uint64_t kIdFilterMagic = 0x4644494E52494143ull;  // "CAIRNIDF"
 inline constexpr std::uint32_t kIdFilterFormatVersion = 1;
-inline constexpr std::size_t kIdFilterHeaderBytes = 64;
+inline constexpr std::size_t kIdFilterHeaderBytes = 64;  // kFilterFileHeaderBytes
 inline constexpr std::size_t kIdFilterLevelBytes = 24;
 inline constexpr std::size_t kIdFilterLevelsMax = 64;
 

@@ -20,6 +20,8 @@ inline constexpr const char* kLockFileName = "LOCK";
 inline constexpr const char* kRecoveryPointFileName = "recovery.point";
 // The saved log-wide id filter (SPEC.md section 13.1): derived data.
 inline constexpr const char* kIdFilterFileName = "ids.filter";
+// The saved stream filters of the sealed segments (SPEC.md section 13.2).
+inline constexpr const char* kStreamFilterFileName = "streams.filter";
 inline constexpr const char* kSegmentSuffix = ".seg";
 inline constexpr const char* kTmpSuffix = ".tmp";
 inline constexpr const char* kBrokenSuffix = ".broken";

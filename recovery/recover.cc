@@ -41,7 +41,8 @@ DirectoryListing classify(const std::vector<std::string>& names) {
     } else if (ends_with(name, format::kTmpSuffix)) {
       out.tmp_files.push_back(name);
     } else if (name != format::kLockFileName && name != format::kIdFilterFileName &&
-               !ends_with(name, format::kBrokenSuffix) && !ends_with(name, ".idx")) {
+               name != format::kStreamFilterFileName && !ends_with(name, format::kBrokenSuffix) &&
+               !ends_with(name, ".idx")) {
       out.other.push_back(name);
     }
   }

@@ -68,7 +68,8 @@ fi
 note "libFuzzer targets (clang), a short run each from a seed corpus"
 if { [ -d build-fuzz ] || CXX=clang++ meson setup build-fuzz -Dfuzz=true -Dtests=false >/dev/null; } &&
    ninja -C build-fuzz -j "$jobs" tests/fuzz/record_scanner_fuzz tests/fuzz/codec_fuzz \
-     tests/fuzz/index_fuzz tests/fuzz/id_filter_fuzz tests/fuzz/make_fuzz_corpus >build-fuzz.log 2>&1; then
+     tests/fuzz/index_fuzz tests/fuzz/id_filter_fuzz tests/fuzz/stream_filter_fuzz \
+     tests/fuzz/make_fuzz_corpus >build-fuzz.log 2>&1; then
   build-fuzz/tests/fuzz/make_fuzz_corpus build-fuzz/corpus >/dev/null 2>&1
   for fuzzer in build-fuzz/tests/fuzz/*_fuzz; do
     [ -x "$fuzzer" ] || continue

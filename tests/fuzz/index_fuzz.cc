@@ -20,15 +20,9 @@
 #include "format/byte_order.h"
 #include "format/checksum.h"
 #include "format/index_file.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
-
-void require(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "index_fuzz: invariant violated: %s\n", what);
-    std::abort();
-  }
-}
 
 using cairn::format::kIndexHeaderBytes;
 using cairn::format::kIndexMagic;
@@ -62,16 +56,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   auto decoded = cairn::format::decode_index(bytes);
   if (decoded.has_value()) {
-    require(cairn::format::encode_index(*decoded) == bytes, "re-encode differs from input");
+    FUZZ_CHECK(cairn::format::encode_index(*decoded) == bytes);  // re-encodes exactly
     for (std::size_t i = 1; i < decoded->sparse.size(); ++i) {
-      require(decoded->sparse[i - 1].relative_lsn < decoded->sparse[i].relative_lsn,
-              "sparse entries out of order");
+      FUZZ_CHECK(decoded->sparse[i - 1].relative_lsn < decoded->sparse[i].relative_lsn);
     }
   } else {
-    const auto code = decoded.error().code();
-    require(code == cairn::Errc::corruption || code == cairn::Errc::invalid_argument,
-            "unexpected error code");
-    require(!decoded.error().message().empty(), "error without a message");
+    cairn::fuzz::check_refusal(decoded.error());
   }
   return 0;
 }

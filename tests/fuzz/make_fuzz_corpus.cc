@@ -3,7 +3,8 @@
 // the input layout of tests/fuzz/fuzz_input.h, so the fuzzers start from
 // inputs that reach deep into the scanner and codecs.
 //
-//   make_fuzz_corpus DIR   writes DIR/record_scanner/*, DIR/codec/* and DIR/id_filter/*
+//   make_fuzz_corpus DIR   writes DIR/record_scanner/*, DIR/codec/*, DIR/id_filter/* and
+//                          DIR/stream_filter/*
 //   record_scanner_fuzz DIR/record_scanner -max_total_time=30
 #include <array>
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include "format/id_filter_file.h"
 #include "format/index_file.h"
 #include "format/layout.h"
+#include "format/stream_filter_file.h"
 #include "tests/fuzz/fuzz_input.h"
 #include "tests/support/segment_image.h"
 
@@ -136,6 +138,32 @@ void id_filter_seeds(const std::filesystem::path& dir) {
   }
 }
 
+// Saved stream filters of three segments (the second empty), and the same
+// with the stamp flag set.
+void stream_filter_seeds(const std::filesystem::path& dir) {
+  format::StreamFilterFile f;
+  f.log_id = 42;
+  f.covered_end_lsn = 3000;
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    format::SegmentStreamFilter s;
+    s.base_lsn = i * 1000;
+    s.chain = 0x5EED0000 + i;
+    if (i != 1) {
+      s.bits = format::bloom_for_keys(40 * (i + 1));
+      for (std::uint64_t k = 0; k < 20; ++k) {
+        format::bloom_add(s.bits, (k + i * 100) * 0x9E3779B97F4A7C15ull);
+      }
+    }
+    f.segments.push_back(std::move(s));
+  }
+  const std::vector<std::byte> encoded = format::encode_stream_filters(f);
+  for (std::uint8_t flag : {0, 1}) {
+    std::vector<std::byte> seed{std::byte{flag}};
+    seed.insert(seed.end(), encoded.begin(), encoded.end());
+    write(dir / ("filters-" + std::to_string(flag)), seed);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -147,8 +175,10 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(root / "record_scanner");
   std::filesystem::create_directories(root / "codec");
   std::filesystem::create_directories(root / "id_filter");
+  std::filesystem::create_directories(root / "stream_filter");
   scanner_seeds(root / "record_scanner");
   codec_seeds(root / "codec");
   id_filter_seeds(root / "id_filter");
+  stream_filter_seeds(root / "stream_filter");
   return 0;
 }

@@ -39,15 +39,8 @@
 #include "format/layout.h"
 #include "format/record.h"
 #include "format/scanner.h"
+#include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/fuzz_input.h"
-
-#define FUZZ_CHECK(cond)                                                                \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                     \
-    }                                                                                   \
-  } while (0)
 
 namespace cairn::fuzz {
 namespace {
