@@ -1,5 +1,5 @@
 // cairn-id-probe: what idempotent appends and sealed indexes cost as a log
-// grows (decisions 0014, 0015, 0016). Public API only.
+// grows (decisions 0014, 0015, 0016, 0017). Public API only.
 //
 //   cairn-id-probe DIR build N     appends N events of 200 bytes with random
 //                                  ids over 10,000 streams (async, 8 MiB
@@ -13,7 +13,7 @@
 //
 // Run `probe` twice: the first open after `build` finds no saved id filter
 // only if the build did not close cleanly; every later one finds it. Delete
-// DIR/ids.filter to time the fill from the index files. Nothing here is a
+// DIR/ids.filter (DIR/streams.filter) to time the fill from the index files. Nothing here is a
 // test: it prints what this machine does, one run at a time.
 #include <cairn/log.h>
 
