@@ -78,6 +78,7 @@ class RecordScanner {
 
  private:
   bool fail(ScanStop stop, const char* detail);
+  void prefetch_ahead(std::size_t at);
   bool accept_seal(const RecordView& view);
   bool skip_to_seal_slot();
   std::uint64_t seal_position() const { return segment_bytes_ - kSealRecordBytes; }
@@ -89,6 +90,8 @@ class RecordScanner {
   std::size_t record_bytes_max_;
   std::uint64_t segment_bytes_;
   ScanState state_;
+  // Offset into bytes_ up to which cache lines have been prefetched.
+  std::size_t prefetched_ = 0;
   ScanStop stop_ = ScanStop::none;
   const char* detail_ = "";
 };
