@@ -120,7 +120,9 @@ Result<std::shared_ptr<SegmentIndex>> IndexStore::load(Segment& segment) {
   } else {
     CAIRN_ASSIGN_OR_RETURN(auto rebuilt, rebuild(segment, segment.header.segment_bytes));
     format::IndexFile contents = rebuilt->to_file();
-    if (Status s = write_file(segment, contents); !s.ok()) {
+    if (!write_rebuilt_) {
+      notice_(store_.path(index_name(segment)) + ": rebuilt in memory only (read-only)");
+    } else if (Status s = write_file(segment, contents); !s.ok()) {
       notice_("could not write the rebuilt index: " + s.to_string());
     }
     index = std::make_shared<SegmentIndex>(std::move(contents));  // the immutable form
@@ -265,13 +267,24 @@ void IndexStore::load_stream_filters(const SegmentSet& set) {
   if (stream_filters_tried_.load(std::memory_order_relaxed)) {
     return;
   }
+  // Published only once the filters are in place: a racing first lookup
+  // waits on the mutex instead of reading every index meanwhile.
+  install_stream_filters(set);
   stream_filters_tried_.store(true, std::memory_order_release);
+}
+
+// Under stream_filters_mu_: reads the file and gives the segments it
+// matches their filters. Coverage is known afterwards unless the file
+// could not be read (then a save must not assume it covered nothing).
+void IndexStore::install_stream_filters(const SegmentSet& set) {
   const std::string path = store_.path(format::kStreamFilterFileName);
   auto bytes = read_derived(path);
-  if (!bytes || !*bytes) {
-    if (!bytes) {
-      notice_(path + ": could not be read; stream filters come from the indexes");
-    }
+  if (!bytes) {
+    notice_(path + ": could not be read; stream filters come from the indexes");
+    return;
+  }
+  stream_filters_known_ = true;
+  if (!*bytes) {
     return;
   }
   auto decoded = format::decode_stream_filters(**bytes);
@@ -313,7 +326,7 @@ Status IndexStore::save_stream_filters(const SegmentSet& set, std::size_t min_ne
   while (sealed < segments.size() && segments[sealed]->sealed.load()) {
     ++sealed;
   }
-  const bool known = stream_filters_tried_.load(std::memory_order_relaxed);
+  const bool known = stream_filters_known_;
   if (sealed < stream_filters_saved_ + min_new) {
     return Status();
   }

@@ -28,6 +28,10 @@ class IndexStore {
   // `cache_bytes`: the memory budget of sealed segments' indexes (below).
   IndexStore(SegmentStore& store, std::uint64_t log_id, std::uint32_t interval_bytes,
              std::size_t cache_bytes, std::function<void(const std::string&)> notice);
+  // For a reader that must change no byte of the directory (`cairn read`):
+  // an index rebuilt because its file is missing, stale or damaged stays in
+  // memory only. Call before any other use.
+  void never_write() { write_rebuilt_ = false; }
 
   // The index of a sealed segment: its file if it matches the segment
   // (log id, base and end LSN, record chain), else rebuilt by a scan (and
@@ -44,9 +48,9 @@ class IndexStore {
   // The sealed segment's id filter, if its index was ever loaded (the cache
   // keeps it when it drops the index); null otherwise.
   static std::shared_ptr<const IdBloom> id_bloom(Segment& segment);
-  // False only for a sealed segment whose index was loaded once and whose
-  // stream filter says it holds no record of the stream: the caller skips
-  // it without loading its index again.
+  // False only for a sealed segment whose stream filter (from its index,
+  // loaded once, or from streams.filter) says it holds no record of the
+  // stream: the caller skips it without loading its index.
   static bool may_hold_stream(Segment& segment, std::uint64_t stream_hash);
 
   struct CacheStats {
@@ -88,8 +92,9 @@ class IndexStore {
   // skip it without reading its index. save: writes the stream filters of
   // the longest run of sealed segments from the first that all have one,
   // if that covers at least `min_new` more segments than the file; when
-  // the file was not read in this session (its coverage unknown), only if
-  // the run is every sealed segment.
+  // the file's coverage is unknown (not read in this session, or it could
+  // not be read), only if the run is every sealed segment, so that a
+  // longer file is never replaced by a shorter one.
   void load_stream_filters(const SegmentSet& set);
   Status save_stream_filters(const SegmentSet& set, std::size_t min_new);
   // Sealed indexes read from their files (or rebuilt) since open.
@@ -97,6 +102,7 @@ class IndexStore {
 
  private:
   Result<std::shared_ptr<SegmentIndex>> load(Segment& segment);
+  void install_stream_filters(const SegmentSet& set);
   Result<std::shared_ptr<SegmentIndex>> fetch(Segment& segment, bool keep);
   Result<std::optional<std::vector<std::byte>>> read_derived(const std::string& path);
   // The segment's index file, decoded, if it matches the segment.
@@ -134,6 +140,9 @@ class IndexStore {
   std::atomic<bool> stream_filters_tried_{false};  // set once, under stream_filters_mu_
   std::mutex stream_filters_mu_;
   std::size_t stream_filters_saved_ = 0;  // segments the file covers, under stream_filters_mu_
+  bool stream_filters_known_ = false;     // whether that is known, under stream_filters_mu_
+
+  bool write_rebuilt_ = true;
 
   const std::size_t cache_budget_;
   std::atomic<std::uint64_t> clock_{0};

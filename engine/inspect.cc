@@ -8,22 +8,28 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <limits>
 #include <unordered_set>
 #include <vector>
 
+#include "engine/index_store.h"
 #include "engine/options.h"
 #include "engine/reader.h"
 #include "engine/segment.h"
 #include "engine/segment_index.h"
 #include "engine/segment_set.h"
+#include "engine/segment_store.h"
+#include "engine/stream_reader.h"
 #include "format/checksum.h"
 #include "format/codec.h"
+#include "format/id_filter_file.h"
 #include "format/index_file.h"
 #include "format/layout.h"
 #include "format/names.h"
 #include "format/record.h"
 #include "format/scanner.h"
+#include "format/stream_filter_file.h"
 #include "recovery/recover.h"
 #include "recovery/segment_scan.h"
 #include "recovery/tail_decision.h"
@@ -587,6 +593,7 @@ void set_extent(engine::Segment& segment, const recovery::SegmentInfo& info) {
   segment.readable_end = std::max(segment.readable_end.load(), end);
   segment.end_lsn = std::max(segment.end_lsn.load(), info.end_lsn);
   if (info.sealed) {
+    segment.end_chain = info.end.chain;  // what its index file must match
     segment.sealed = true;
   }
 }
@@ -619,6 +626,9 @@ class SnapshotImpl final : public Snapshot {
   std::unique_ptr<LogReader> read_from(std::uint64_t lsn) override {
     return std::make_unique<SnapshotReader>(*this, lsn);
   }
+  Result<std::unique_ptr<LogReader>> read_stream(const std::string& stream,
+                                                 std::uint64_t from_version,
+                                                 Direction direction) override;
   // Following a log being written, most polls find a few new records at
   // the tail's end: scan just those. Anything else (a roll, bytes that do
   // not parse yet, a new segment) takes the full dry run.
@@ -647,7 +657,32 @@ class SnapshotImpl final : public Snapshot {
   // advance_tail moved it); meaningful when tail_known_.
   format::ScanState tail_end_;
   bool tail_known_ = false;
+  // For read_stream, made on its first call; they never write.
+  std::unique_ptr<engine::SegmentStore> store_;
+  std::unique_ptr<engine::IndexStore> indexes_;
 };
+
+Result<std::unique_ptr<LogReader>> SnapshotImpl::read_stream(const std::string& stream,
+                                                             std::uint64_t from_version,
+                                                             Direction direction) {
+  auto tail = segments_.last();
+  if (!indexes_) {
+    const std::uint32_t interval =
+        tail ? tail->header.index_interval_bytes : format::kIndexIntervalBytesDefault;
+    store_ = std::make_unique<engine::SegmentStore>(fs_, dir_);
+    indexes_ = std::make_unique<engine::IndexStore>(
+        *store_, meta_.log_id, interval, SIZE_MAX,
+        [this](const std::string& line) { report_.push_back(line); });
+    indexes_->never_write();
+  }
+  // The tail's index as of the snapshot's end (its file if a clean close
+  // wrote it for that end, else built by scanning the tail).
+  if (tail && !tail->sealed && tail_known_) {
+    CAIRN_TRY(indexes_->open_tail(*tail, tail_end_, nullptr).status());
+  }
+  return engine::make_indexed_stream_reader(*fs_, segments_, *indexes_, stream, from_version,
+                                            direction, next_lsn_);
+}
 
 Status SnapshotImpl::load() {
   CAIRN_ASSIGN_OR_RETURN(recovery::RecoveredLog recovered, dry_run(*fs_, dir_, false));
@@ -846,6 +881,43 @@ const char* verdict_name(Verdict verdict) {
 Result<MetaInfo> read_meta_file(const std::string& path) {
   CAIRN_ASSIGN_OR_RETURN(auto fs, read_only_fs());
   return read_meta(*fs, path);
+}
+
+Result<FilterFileInfo> read_filter_file(const std::string& path) {
+  CAIRN_ASSIGN_OR_RETURN(auto fs, read_only_fs());
+  CAIRN_ASSIGN_OR_RETURN(auto file, fs->open(path, io::OpenMode::read_only));
+  CAIRN_ASSIGN_OR_RETURN(auto bytes, read_whole(*file, UINT64_MAX));
+  FilterFileInfo info;
+  info.file_bytes = bytes.size();
+  const auto refused = [&path](const Status& s) {
+    return Status::at(s.code(), path, 0, s.message());
+  };
+  if (ends_with(path, format::kStreamFilterFileName)) {
+    auto f = format::decode_stream_filters(bytes);
+    if (!f) {
+      return refused(f.error());
+    }
+    info.kind = "stream filters";
+    info.log_id = f->log_id;
+    info.covered_segments = f->segments.size();
+    info.covered_end_lsn = f->covered_end_lsn;
+    for (const auto& s : f->segments) {
+      info.segments.push_back({s.base_lsn, s.chain, s.bits.size()});
+    }
+    return info;
+  }
+  auto f = format::decode_id_filter(bytes);
+  if (!f) {
+    return refused(f.error());
+  }
+  info.kind = "id filter";
+  info.log_id = f->log_id;
+  info.covered_segments = f->covered_segments;
+  info.covered_end_lsn = f->covered_end_lsn;
+  for (const auto& level : f->levels) {
+    info.levels.push_back({level.capacity, level.keys, level.bits.size()});
+  }
+  return info;
 }
 
 Result<bool> is_directory(const std::string& path) {

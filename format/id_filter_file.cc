@@ -11,6 +11,8 @@
 namespace cairn::format {
 namespace {
 
+static_assert(kIdFilterHeaderBytes == kFilterFileHeaderBytes);
+
 constexpr FilterFileKind kKind{kIdFilterMagic, kIdFilterFormatVersion, "id filter file"};
 
 // Words of a level with this capacity: what bloom_for_keys gives, so that

@@ -11,6 +11,8 @@
 namespace cairn::format {
 namespace {
 
+static_assert(kStreamFilterHeaderBytes == kFilterFileHeaderBytes);
+
 constexpr FilterFileKind kKind{kStreamFilterMagic, kStreamFilterFormatVersion,
                                "stream filter file"};
 

@@ -238,6 +238,27 @@ Result<IndexInfo> dump_index_file(const std::string& path, DumpVisitor& visitor)
 // Decodes a meta file on its own.
 Result<MetaInfo> read_meta_file(const std::string& path);
 
+// A saved log-wide filter file (derived data): ids.filter (SPEC.md 13.1:
+// one entry per level) or streams.filter (13.2: one entry per segment).
+struct FilterFileInfo {
+  std::string kind;  // "id filter" or "stream filters"
+  std::uint64_t log_id = 0;
+  std::uint64_t covered_segments = 0;
+  std::uint64_t covered_end_lsn = 0;
+  std::uint64_t file_bytes = 0;
+  struct Level {
+    std::uint64_t capacity = 0, keys = 0, words = 0;
+  };
+  std::vector<Level> levels;  // ids.filter
+  struct SegmentFilter {
+    std::uint64_t base_lsn = 0, chain = 0, words = 0;
+  };
+  std::vector<SegmentFilter> segments;  // streams.filter
+};
+// Decodes one, chosen by its name; a file that does not decode is an error
+// naming the file (corruption, or invalid_argument for another version).
+Result<FilterFileInfo> read_filter_file(const std::string& path);
+
 // Whether `path` names a directory (true) or some other file (false), through
 // the I/O seam; not_found when it does not exist.
 Result<bool> is_directory(const std::string& path);
@@ -329,6 +350,16 @@ class Snapshot {
   // Events in LSN order from `lsn`; on damage an error (never a damaged
   // event). The reader must not outlive the snapshot.
   virtual std::unique_ptr<LogReader> read_from(std::uint64_t lsn) = 0;
+  // The events of one stream, found through the segment indexes as the log
+  // finds them (SPEC.md section 13): version >= from_version forward, or <=
+  // from_version backward (kFromEnd: from the stream's head), below
+  // next_lsn(). An index file that is missing, stale or damaged is rebuilt
+  // in memory and named in report(); nothing is written. The reader sees
+  // the snapshot as it is now (not events a later refresh() finds) and must
+  // not outlive the snapshot.
+  virtual Result<std::unique_ptr<LogReader>> read_stream(const std::string& stream,
+                                                         std::uint64_t from_version,
+                                                         Direction direction) = 0;
   // Looks at the directory again; readers then see events appended since.
   virtual Status refresh() = 0;
 };

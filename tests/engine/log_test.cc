@@ -264,6 +264,22 @@ TEST_CASE("log: a directory holding other files is refused as not a Cairn log") 
   CHECK(log.error().message().find("not a Cairn log") != std::string::npos);
 }
 
+// SPEC.md section 10: derived files left without a log (an operator who
+// removed the segments and the meta file) do not make a directory "not a
+// Cairn log"; it is empty and a new log is created there.
+TEST_CASE("log: a directory holding only derived files counts as empty") {
+  for (const char* name : {format::kIdFilterFileName, format::kStreamFilterFileName,
+                           format::kLockFileName, "00000000000000000000.idx"}) {
+    CAPTURE(name);
+    auto fs = std::make_shared<MemFileSystem>();
+    REQUIRE(fs->create_dir(kDir).ok());
+    REQUIRE(fs->open(format::join_path(kDir, name), io::OpenMode::create).has_value());
+    auto log = Log::open(small_options(fs));
+    REQUIRE_MESSAGE(log.has_value(), log.status().to_string());
+    CHECK((*log)->next_lsn() == 0);
+  }
+}
+
 TEST_CASE("log: a log of another format version is refused naming both versions") {
   auto fs = std::make_shared<MemFileSystem>();
   { open_log(small_options(fs))->close().ignore(); }

@@ -106,6 +106,15 @@ TEST_CASE("stream filter file: damage is refused, never trusted") {
     longer.resize(good.size() + 8);
     restamp(longer);
     CHECK(refusal(longer).find("size") != std::string::npos);
+    // Cut by a word, or one more word in the header's count, with the
+    // checksums restamped: the size check itself refuses them.
+    std::vector<std::byte> shorter(good.begin(), good.end() - 8);
+    restamp(shorter);
+    CHECK(refusal(shorter).find("size") != std::string::npos);
+    std::vector<std::byte> counted = good;
+    store_u64(counted.data() + 40, load_u64(counted.data() + 40) + 1);
+    restamp(counted);
+    CHECK(refusal(counted).find("size") != std::string::npos);
   }
   SUBCASE("another version is named; so is another file's magic") {
     std::vector<std::byte> bad = good;
@@ -129,8 +138,8 @@ TEST_CASE("stream filter file: damage is refused, never trusted") {
     CHECK(refusal(bad).find("out of order") != std::string::npos);
   }
   SUBCASE("a filter that is not whole blocks, or more words than the file holds") {
-    // Moving one block's worth of words between two entries keeps the
-    // total, so only the per-entry shape check can refuse the first.
+    // Moving one word between two entries keeps the total, so only the
+    // per-entry shape check can refuse it.
     std::vector<std::byte> bad = good;
     store_u64(entry(bad, 0, 16), load_u64(entry(bad, 0, 16)) - 1);
     store_u64(entry(bad, 1, 16), load_u64(entry(bad, 1, 16)) + 1);

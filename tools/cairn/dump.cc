@@ -390,6 +390,52 @@ int dump_meta(const DumpOptions& o, inspect::DumpVisitor& visitor) {
   return kExitOk;
 }
 
+// ids.filter / streams.filter: the header and one line (object) per level
+// or segment. Derived data, but dumping one that does not decode is
+// dumping damaged bytes, as for an index.
+int dump_filter(const DumpOptions& o) {
+  auto f = inspect::read_filter_file(o.path);
+  if (!f) {
+    return report_error(f.error());
+  }
+  const bool json = o.format == OutputFormat::jsonl;
+  const auto out = [](const std::string& line) {
+    std::fwrite(line.data(), 1, line.size(), stdout);
+  };
+  out(json ? Json{{"kind", f->kind},
+                  {"log_id", hex_u64(f->log_id)},
+                  {"covered_segments", f->covered_segments},
+                  {"covered_end_lsn", f->covered_end_lsn},
+                  {"file_bytes", f->file_bytes}}
+                     .dump() +
+                 "\n"
+           : fmt::format("{}: log id {}, covers {} segment(s) ending at LSN {}, {} bytes\n",
+                         f->kind, hex_u64(f->log_id), f->covered_segments, f->covered_end_lsn,
+                         f->file_bytes));
+  for (const auto& l : f->levels) {
+    out(json ? Json{{"kind", "level"},
+                    {"capacity", l.capacity},
+                    {"keys", l.keys},
+                    {"words", l.words}}
+                       .dump() +
+                   "\n"
+             : fmt::format("  level: capacity {}, keys {}, {} words\n", l.capacity, l.keys,
+                           l.words));
+  }
+  for (const auto& s : f->segments) {
+    out(json ? Json{{"kind", "segment_filter"},
+                    {"base_lsn", s.base_lsn},
+                    {"chain", hex_u64(s.chain)},
+                    {"words", s.words}}
+                       .dump() +
+                   "\n"
+             : fmt::format("  segment at LSN {}: chain {}, {} words\n", s.base_lsn,
+                           hex_u64(s.chain), s.words));
+  }
+  std::fflush(stdout);
+  return kExitOk;
+}
+
 int dump_directory(const DumpOptions& o, inspect::DumpVisitor& visitor) {
   inspect::DumpOptions options;
   options.continue_on_error = o.continue_on_error;
@@ -452,6 +498,9 @@ int run_dump(const DumpOptions& given) {
   }
   if (ends_with(o.path, "cairn.meta")) {
     return dump_meta(o, visitor);
+  }
+  if (ends_with(o.path, "ids.filter") || ends_with(o.path, "streams.filter")) {
+    return dump_filter(o);
   }
   return dump_segment(o, visitor);
 }

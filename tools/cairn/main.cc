@@ -64,15 +64,17 @@ CLI::App* add_read(CLI::App& app, ReadOptions& o) {
       subcommand(app, "read",
                  "Print events without opening the log for writing: exactly the events recovery\n"
                  "would keep (a torn tail is not shown). Damage to acknowledged data: exit 3,\n"
-                 "and no damaged event is printed. jsonl fields: lsn, stream, version, type, id,\n"
+                 "and no damaged event is printed (with --stream: damage in what is read). jsonl "
+                 "fields: lsn, stream, version, type, id,\n"
                  "time (RFC 3339, ns, UTC), data (or data_base64 when not UTF-8), metadata (or\n"
                  "metadata_base64).");
   sub->add_option("DIR", o.directory, "Log directory")->required();
   sub->add_option("--from", o.from, "First LSN (with --backward: the last, default the end)")
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--stream", o.stream,
-                  "Only this stream (a filter over the global log: there is no stream index "
-                  "yet)");
+                  "Only this stream, found through the segment indexes (only its records are "
+                  "read; a missing or damaged index file is rebuilt in memory, never written). "
+                  "With --follow: a filter over the global log");
   sub->add_option("--from-version", o.from_version,
                   "With --stream: first stream version (with --backward: the last)")
       ->check(CLI::NonNegativeNumber);

@@ -206,6 +206,41 @@ int read_backward(inspect::Snapshot& snapshot, const ReadOptions& o, const Filte
   return kExitOk;
 }
 
+// --stream without --follow: the stream's records only, found through the
+// segment indexes (forward from --from-version, or newest first), instead
+// of a walk of the whole log. The other bounds filter what it yields.
+int read_stream(inspect::Snapshot& snapshot, const ReadOptions& o, const Filter& filter) {
+  const Direction direction = o.backward ? Direction::backward : Direction::forward;
+  const std::uint64_t from_version = o.from_version.value_or(o.backward ? kFromEnd : 0);
+  auto reader = snapshot.read_stream(*o.stream, from_version, direction);
+  if (!reader) {
+    return report_error(reader.error());
+  }
+  // --from is the first LSN to show (the last one, backward).
+  const auto within = [&o](std::uint64_t lsn) {
+    return (!o.from || (o.backward ? lsn <= *o.from : lsn >= *o.from)) &&
+           (!o.until_lsn || lsn < *o.until_lsn);
+  };
+  std::uint64_t printed = 0;
+  EventView e;
+  while (!o.limit || printed < *o.limit) {
+    auto more = (*reader)->next(e);
+    if (!more) {
+      std::fflush(stdout);
+      return report_error(more.error());
+    }
+    if (!*more) {
+      break;
+    }
+    if (within(e.lsn) && filter.matches(e)) {
+      print_event(e, o.format);
+      ++printed;
+    }
+  }
+  std::fflush(stdout);
+  return kExitOk;
+}
+
 }  // namespace
 
 int run_read(const ReadOptions& o) {
@@ -226,6 +261,9 @@ int run_read(const ReadOptions& o) {
   auto snapshot = inspect::Snapshot::open(o.directory);
   if (!snapshot) {
     return report_error(snapshot.error());
+  }
+  if (o.stream && !o.follow) {
+    return read_stream(**snapshot, o, filter);
   }
   if (o.backward) {
     return read_backward(**snapshot, o, filter);
