@@ -39,25 +39,10 @@
 #include <unordered_map>
 #include <vector>
 
-#if CAIRN_BENCH_XXH3_AVX2
-#include "raw_hash_avx2.h"
-#endif
+#include "record_hash.h"
 
 namespace cairn_bench {
 namespace {
-
-// XXH3-64 (no seed) of a record, built with AVX2 when the CPU has it, as
-// Cairn's checksums are (decision 0010), so that the physical reference
-// hashes as fast as Cairn does.
-std::uint64_t record_hash(const void* data, std::size_t size) {
-#if CAIRN_BENCH_XXH3_AVX2
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  if (avx2 && size > XXH3_MIDSIZE_MAX) {
-    return raw_xxh3_avx2(data, size);
-  }
-#endif
-  return XXH3_64bits(data, size);
-}
 
 // Framing bytes Cairn adds to a one-event append (see the file comment).
 constexpr std::size_t kCairnFramingBytes = 48 + 16 + 40 + 16;
