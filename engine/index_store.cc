@@ -322,10 +322,7 @@ Status IndexStore::save_stream_filters(const SegmentSet& set, std::size_t min_ne
   std::lock_guard lock(stream_filters_mu_);
   const auto view = set.view();
   const SegmentSet::Segments& segments = *view;
-  std::size_t sealed = 0;
-  while (sealed < segments.size() && segments[sealed]->sealed.load()) {
-    ++sealed;
-  }
+  const std::size_t sealed = SegmentSet::sealed_prefix(segments);
   const bool known = stream_filters_known_;
   if (sealed < stream_filters_saved_ + min_new) {
     return Status();

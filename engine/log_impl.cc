@@ -307,10 +307,7 @@ Result<std::optional<std::uint64_t>> LogImpl::find_sealed_id(const EventId& id,
                                                              std::size_t* checked) {
   const auto view = segments_.view();
   const SegmentSet::Segments& segments = *view;
-  std::size_t sealed = 0;
-  while (sealed < segments.size() && segments[sealed]->sealed.load()) {
-    ++sealed;
-  }
+  const std::size_t sealed = SegmentSet::sealed_prefix(segments);
   *checked = sealed;
   const std::uint64_t hash = format::id_hash(id);
   // The filter over the sealed segments' ids: brought up to date first (on

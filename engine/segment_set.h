@@ -28,6 +28,14 @@ class SegmentSet {
   // one atomic increment per segment.
   std::shared_ptr<const Segments> view() const;
   std::size_t size() const;
+  // How many segments from the first are sealed (all but a tail, if any).
+  static std::size_t sealed_prefix(const Segments& segments) {
+    std::size_t sealed = 0;
+    while (sealed < segments.size() && segments[sealed]->sealed.load()) {
+      ++sealed;
+    }
+    return sealed;
+  }
 
   // Whether forward readers map sealed segments (LogOptions::
   // map_sealed_segments). Set before any reader exists.

@@ -32,6 +32,20 @@ inline void check_refusal(const Status& status) {
   FUZZ_CHECK(!status.message().empty());
 }
 
+// A file decoder's verdict on `bytes`: a decoded value must re-encode to
+// exactly those bytes and pass `shape` (the invariants its users rely on);
+// a failure must be a refusal.
+template <class T, class Encode, class Shape>
+void check_decoded(const Result<T>& decoded, const std::vector<std::byte>& bytes, Encode encode,
+                   Shape shape) {
+  if (decoded.has_value()) {
+    FUZZ_CHECK(encode(*decoded) == bytes);  // re-encodes exactly
+    shape(*decoded);
+  } else {
+    check_refusal(decoded.error());
+  }
+}
+
 // Stamps a saved filter file's magic and both checksums (format/
 // filter_file.h) over whatever the rest holds, as a writer would, so that
 // the fuzzer reaches the checks behind them.

@@ -27,15 +27,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if ((data[0] & 1) != 0) {
     cairn::fuzz::stamp_filter_file(bytes, cairn::format::kIdFilterMagic);
   }
-  auto decoded = cairn::format::decode_id_filter(bytes);
-  if (decoded.has_value()) {
-    FUZZ_CHECK(cairn::format::encode_id_filter(*decoded) == bytes);  // re-encodes exactly
-    for (const auto& level : decoded->levels) {
-      FUZZ_CHECK(level.keys <= level.capacity);
-      FUZZ_CHECK(level.bits.size() == cairn::format::bloom_words_for_keys(level.capacity));
-    }
-  } else {
-    cairn::fuzz::check_refusal(decoded.error());
-  }
+  cairn::fuzz::check_decoded(
+      cairn::format::decode_id_filter(bytes), bytes, cairn::format::encode_id_filter,
+      [](const cairn::format::IdFilterFile& f) {
+        for (const auto& level : f.levels) {
+          FUZZ_CHECK(level.keys <= level.capacity);
+          FUZZ_CHECK(level.bits.size() == cairn::format::bloom_words_for_keys(level.capacity));
+        }
+      });
   return 0;
 }

@@ -54,14 +54,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (stamped) {
     stamp(bytes);
   }
-  auto decoded = cairn::format::decode_index(bytes);
-  if (decoded.has_value()) {
-    FUZZ_CHECK(cairn::format::encode_index(*decoded) == bytes);  // re-encodes exactly
-    for (std::size_t i = 1; i < decoded->sparse.size(); ++i) {
-      FUZZ_CHECK(decoded->sparse[i - 1].relative_lsn < decoded->sparse[i].relative_lsn);
-    }
-  } else {
-    cairn::fuzz::check_refusal(decoded.error());
-  }
+  cairn::fuzz::check_decoded(
+      cairn::format::decode_index(bytes), bytes, cairn::format::encode_index,
+      [](const cairn::format::IndexFile& f) {
+        for (std::size_t i = 1; i < f.sparse.size(); ++i) {
+          FUZZ_CHECK(f.sparse[i - 1].relative_lsn < f.sparse[i].relative_lsn);
+        }
+      });
   return 0;
 }

@@ -28,16 +28,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if ((data[0] & 1) != 0) {
     cairn::fuzz::stamp_filter_file(bytes, cairn::format::kStreamFilterMagic);
   }
-  auto decoded = cairn::format::decode_stream_filters(bytes);
-  if (decoded.has_value()) {
-    FUZZ_CHECK(cairn::format::encode_stream_filters(*decoded) == bytes);  // re-encodes exactly
-    const auto& segments = decoded->segments;
-    for (std::size_t i = 0; i < segments.size(); ++i) {
-      FUZZ_CHECK(i == 0 || segments[i - 1].base_lsn < segments[i].base_lsn);
-      FUZZ_CHECK(segments[i].bits.size() % cairn::format::kBloomBlockWords == 0);
-    }
-  } else {
-    cairn::fuzz::check_refusal(decoded.error());
-  }
+  cairn::fuzz::check_decoded(
+      cairn::format::decode_stream_filters(bytes), bytes, cairn::format::encode_stream_filters,
+      [](const cairn::format::StreamFilterFile& f) {
+        const auto& segments = f.segments;
+        for (std::size_t i = 0; i < segments.size(); ++i) {
+          FUZZ_CHECK(i == 0 || segments[i - 1].base_lsn < segments[i].base_lsn);
+          FUZZ_CHECK(segments[i].bits.size() % cairn::format::kBloomBlockWords == 0);
+        }
+      });
   return 0;
 }
