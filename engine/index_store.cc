@@ -273,8 +273,8 @@ void IndexStore::load_stream_filters(const SegmentSet& set) {
   stream_filters_tried_.store(true, std::memory_order_release);
 }
 
-// Under stream_filters_mu_: reads the file and gives the segments it
-// matches their filters. Coverage is known afterwards unless the file
+// Under stream_filters_mu_: reads the file and gives the segments its
+// frames match their filters. Coverage is known afterwards unless the file
 // could not be read (then a save must not assume it covered nothing).
 void IndexStore::install_stream_filters(const SegmentSet& set) {
   const std::string path = store_.path(format::kStreamFilterFileName);
@@ -288,34 +288,43 @@ void IndexStore::install_stream_filters(const SegmentSet& set) {
     return;
   }
   auto decoded = format::decode_stream_filters(**bytes);
-  if (!decoded) {
-    notice_(path + ": " + decoded.error().message() + "; stream filters come from the indexes");
+  if (!decoded || decoded->log_id != log_id_) {
+    notice_(path + ": " + (decoded ? "another log's file" : decoded.error().message()) +
+            "; stream filters come from the indexes");
     return;
   }
   const auto view = set.view();
   const SegmentSet::Segments& segments = *view;
   auto& filters = decoded->segments;
-  // Every covered segment must be sealed and be the one its filter was
-  // built from: a filter that lacked a stream would make a head lookup
-  // miss the stream and let an append skip its expected-version check.
-  bool matches = decoded->log_id == log_id_ && !filters.empty() &&
-                 filters.size() <= segments.size() &&
-                 segments[filters.size() - 1]->end_lsn.load() == decoded->covered_end_lsn;
-  for (std::size_t i = 0; matches && i < filters.size(); ++i) {
-    matches = segments[i]->sealed.load() && segments[i]->base_lsn() == filters[i].base_lsn &&
-              segments[i]->end_chain == filters[i].chain;
+  // A frame counts only for a sealed segment that is the one it was built
+  // from: a filter that lacked a stream would make a head lookup miss the
+  // stream and let an append skip its expected-version check.
+  std::size_t matched = 0;
+  while (matched < filters.size() && matched < segments.size()) {
+    const Segment& segment = *segments[matched];
+    const format::SegmentStreamFilter& f = filters[matched];
+    if (!segment.sealed.load() || segment.base_lsn() != f.base_lsn ||
+        segment.end_lsn.load() != f.end_lsn || segment.end_chain != f.chain) {
+      break;
+    }
+    ++matched;
   }
-  if (!matches) {
-    notice_(path + ": does not match the log; stream filters come from the indexes");
-    return;
+  if (!decoded->stopped.empty()) {
+    notice_(path + ": " + decoded->stopped + "; the frames before it are used");
   }
-  for (std::size_t i = 0; i < filters.size(); ++i) {
+  if (matched < filters.size()) {
+    notice_(path + ": frame " + std::to_string(matched) +
+            " does not match the log; the frames before it are used");
+  }
+  for (std::size_t i = 0; i < matched; ++i) {
     std::lock_guard segment_lock(segments[i]->index_mu);
     if (!segments[i]->stream_bloom) {
       segments[i]->stream_bloom = std::make_shared<const IdBloom>(std::move(filters[i].bits));
     }
   }
-  stream_filters_saved_ = filters.size();
+  stream_filters_saved_ = matched;
+  stream_filters_end_ =
+      matched == 0 ? format::kStreamFilterHeaderBytes : decoded->frame_ends[matched - 1];
 }
 
 Status IndexStore::save_stream_filters(const SegmentSet& set, std::size_t min_new) {
@@ -323,29 +332,61 @@ Status IndexStore::save_stream_filters(const SegmentSet& set, std::size_t min_ne
   const auto view = set.view();
   const SegmentSet::Segments& segments = *view;
   const std::size_t sealed = SegmentSet::sealed_prefix(segments);
-  const bool known = stream_filters_known_;
   if (sealed < stream_filters_saved_ + min_new) {
     return Status();
   }
-  format::StreamFilterFile f;
-  f.log_id = log_id_;
-  for (std::size_t i = 0; i < sealed; ++i) {
-    std::shared_ptr<const IdBloom> bloom;
-    {
-      std::lock_guard segment_lock(segments[i]->index_mu);
-      bloom = segments[i]->stream_bloom;
-    }
-    if (!bloom) {
+  std::size_t covered = 0;
+  while (covered < sealed) {
+    std::lock_guard segment_lock(segments[covered]->index_mu);
+    if (!segments[covered]->stream_bloom) {
       break;
     }
-    f.segments.push_back({segments[i]->base_lsn(), segments[i]->end_chain, *bloom});
+    ++covered;
   }
-  const std::size_t covered = f.segments.size();
-  if (covered < stream_filters_saved_ + min_new || covered == 0 || (!known && covered < sealed)) {
+  if (covered < stream_filters_saved_ + min_new || covered == 0 ||
+      (!stream_filters_known_ && covered < sealed)) {
     return Status();
   }
-  f.covered_end_lsn = segments[covered - 1]->end_lsn.load();
-  CAIRN_TRY(write_derived(format::kStreamFilterFileName, format::encode_stream_filters(f)));
+  return write_stream_filters(segments, covered);
+}
+
+// Under stream_filters_mu_: appends the frames of segments
+// [stream_filters_saved_, covered) at stream_filters_end_, or writes the
+// file whole if there is no usable one. A failed append leaves bytes that
+// no longer verify or match, so the next save writes the file whole.
+Status IndexStore::write_stream_filters(const SegmentSet::Segments& segments, std::size_t covered) {
+  const bool whole = !stream_filters_known_ || stream_filters_end_ == 0;
+  const std::size_t first = whole ? 0 : stream_filters_saved_;
+  std::vector<std::shared_ptr<const IdBloom>> held;  // keeps the viewed words alive
+  std::vector<format::StreamFilterFrame> frames;
+  for (std::size_t i = first; i < covered; ++i) {
+    {
+      std::lock_guard segment_lock(segments[i]->index_mu);
+      held.push_back(segments[i]->stream_bloom);
+    }
+    CAIRN_ASSERT(held.back() != nullptr);  // counted in `covered`; a filter is never dropped
+    frames.push_back({segments[i]->base_lsn(), segments[i]->end_lsn.load(), segments[i]->end_chain,
+                      *held.back()});
+  }
+  std::vector<std::byte> bytes;
+  if (whole) {
+    bytes = format::encode_stream_filter_header(log_id_);
+  }
+  format::append_stream_filter_frames(log_id_, frames, bytes);
+  if (whole) {
+    CAIRN_TRY(write_derived(format::kStreamFilterFileName, bytes));
+    stream_filters_known_ = true;
+    stream_filters_end_ = bytes.size();
+  } else {
+    const std::uint64_t at = stream_filters_end_;
+    stream_filters_end_ = 0;  // until the append has landed
+    CAIRN_ASSIGN_OR_RETURN(auto file, store_.fs().open(store_.path(format::kStreamFilterFileName),
+                                                       io::OpenMode::read_write));
+    CAIRN_TRY(file->truncate(at));
+    CAIRN_TRY(file->write_at(at, bytes));
+    CAIRN_TRY(file->sync_data());
+    stream_filters_end_ = at + bytes.size();
+  }
   stream_filters_saved_ = covered;
   return Status();
 }

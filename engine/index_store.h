@@ -86,15 +86,18 @@ class IndexStore {
   void load_id_filter(const SegmentSet::Segments& segments, std::size_t sealed);
   Status save_id_filter(const SegmentSet& segments);
 
-  // The stream filter file (decision 0017). load: once per open, before
-  // the first stream-head lookup or stream read; gives each sealed segment
-  // it matches (base LSN and end chain) its stream filter, so that those
-  // skip it without reading its index. save: writes the stream filters of
-  // the longest run of sealed segments from the first that all have one,
-  // if that covers at least `min_new` more segments than the file; when
-  // the file's coverage is unknown (not read in this session, or it could
-  // not be read), only if the run is every sealed segment, so that a
-  // longer file is never replaced by a shorter one.
+  // The stream filter file (decisions 0017, 0018). load: once per open,
+  // before the first stream-head lookup or stream read; gives each sealed
+  // segment its frame matches (base and end LSN, end chain), from the
+  // first up to the first frame that does not, its stream filter, so that
+  // those skip it without reading its index. save: if the longest run of
+  // sealed segments from the first that all have a filter covers at least
+  // `min_new` more segments than the file, appends their frames after the
+  // last frame that matched (overwriting anything after it) and
+  // fdatasyncs; writes the file whole (tmp file, rename) when there is no
+  // usable one. When the file's coverage is unknown (not read in this
+  // session, or it could not be read), only if the run is every sealed
+  // segment, so that a longer file is never replaced by a shorter one.
   void load_stream_filters(const SegmentSet& set);
   Status save_stream_filters(const SegmentSet& set, std::size_t min_new);
   // Sealed indexes read from their files (or rebuilt) since open.
@@ -103,6 +106,7 @@ class IndexStore {
  private:
   Result<std::shared_ptr<SegmentIndex>> load(Segment& segment);
   void install_stream_filters(const SegmentSet& set);
+  Status write_stream_filters(const SegmentSet::Segments& segments, std::size_t covered);
   Result<std::shared_ptr<SegmentIndex>> fetch(Segment& segment, bool keep);
   Result<std::optional<std::vector<std::byte>>> read_derived(const std::string& path);
   // The segment's index file, decoded, if it matches the segment.
@@ -139,8 +143,12 @@ class IndexStore {
 
   std::atomic<bool> stream_filters_tried_{false};  // set once, under stream_filters_mu_
   std::mutex stream_filters_mu_;
-  std::size_t stream_filters_saved_ = 0;  // segments the file covers, under stream_filters_mu_
-  bool stream_filters_known_ = false;     // whether that is known, under stream_filters_mu_
+  // Under stream_filters_mu_: the segments the file covers, whether that
+  // is known, and the byte after the last frame that matched (0: no usable
+  // file, the next save writes it whole).
+  std::size_t stream_filters_saved_ = 0;
+  bool stream_filters_known_ = false;
+  std::uint64_t stream_filters_end_ = 0;
 
   bool write_rebuilt_ = true;
 

@@ -900,10 +900,13 @@ Result<FilterFileInfo> read_filter_file(const std::string& path) {
     info.kind = "stream filters";
     info.log_id = f->log_id;
     info.covered_segments = f->segments.size();
-    info.covered_end_lsn = f->covered_end_lsn;
+    info.covered_end_lsn = f->segments.empty() ? 0 : f->segments.back().end_lsn;
     for (const auto& s : f->segments) {
-      info.segments.push_back({s.base_lsn, s.chain, s.bits.size()});
+      info.segments.push_back({s.base_lsn, s.end_lsn, s.chain, s.bits.size()});
     }
+    info.stopped = f->stopped;
+    info.stopped_at =
+        f->frame_ends.empty() ? format::kStreamFilterHeaderBytes : f->frame_ends.back();
     return info;
   }
   auto f = format::decode_id_filter(bytes);

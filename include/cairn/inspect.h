@@ -251,9 +251,13 @@ struct FilterFileInfo {
   };
   std::vector<Level> levels;  // ids.filter
   struct SegmentFilter {
-    std::uint64_t base_lsn = 0, chain = 0, words = 0;
+    std::uint64_t base_lsn = 0, end_lsn = 0, chain = 0, words = 0;
   };
   std::vector<SegmentFilter> segments;  // streams.filter
+  // streams.filter: why its frames end before the file does ("" if they
+  // do not), and the byte where they do. The engine uses the frames before.
+  std::string stopped;
+  std::uint64_t stopped_at = 0;
 };
 // Decodes one, chosen by its name; a file that does not decode is an error
 // naming the file (corruption, or invalid_argument for another version).

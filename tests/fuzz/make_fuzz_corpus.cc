@@ -143,10 +143,10 @@ void id_filter_seeds(const std::filesystem::path& dir) {
 void stream_filter_seeds(const std::filesystem::path& dir) {
   format::StreamFilterFile f;
   f.log_id = 42;
-  f.covered_end_lsn = 3000;
   for (std::uint64_t i = 0; i < 3; ++i) {
     format::SegmentStreamFilter s;
     s.base_lsn = i * 1000;
+    s.end_lsn = s.base_lsn + 1000;
     s.chain = 0x5EED0000 + i;
     if (i != 1) {
       s.bits = format::bloom_for_keys(40 * (i + 1));

@@ -425,14 +425,19 @@ int dump_filter(const DumpOptions& o) {
   for (const auto& s : f->segments) {
     out(json ? Json{{"kind", "segment_filter"},
                     {"base_lsn", s.base_lsn},
+                    {"end_lsn", s.end_lsn},
                     {"chain", hex_u64(s.chain)},
                     {"words", s.words}}
                        .dump() +
                    "\n"
-             : fmt::format("  segment at LSN {}: chain {}, {} words\n", s.base_lsn,
+             : fmt::format("  segment LSN {}..{}: chain {}, {} words\n", s.base_lsn, s.end_lsn,
                            hex_u64(s.chain), s.words));
   }
   std::fflush(stdout);
+  if (!f->stopped.empty()) {
+    // A torn or damaged frame: the engine uses the frames before it.
+    return report_error(Status::at(Errc::corruption, o.path, f->stopped_at, f->stopped));
+  }
   return kExitOk;
 }
 
