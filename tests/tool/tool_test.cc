@@ -167,6 +167,35 @@ TEST_CASE("append --jsonl then read: golden text and jsonl output") {
   CHECK(json.out == kGoldenJsonl);
 }
 
+// `read --format jsonl` output appended with `append --jsonl` copies a log:
+// the same events (bytes that are not UTF-8 through data_base64), ids and
+// times, at the same LSNs and versions in a new log. A misspelt key is
+// refused with its line, not appended as an empty event.
+TEST_CASE("read --format jsonl | append --jsonl copies a log; an unknown key is refused") {
+  TempDir tmp;
+  const std::string dir = tmp / "log";
+  make_golden_log(dir);
+  REQUIRE(run({"append", dir, "--stream", "bin"}, "\xff\xfe\x01raw\n").code == 0);
+  const RunResult original = run({"read", dir, "--format", "jsonl"});
+  REQUIRE(original.code == 0);
+  REQUIRE(original.out.find("\"data_base64\"") != std::string::npos);
+  const std::string copy = tmp / "copy";
+  const RunResult appended = run({"append", copy, "--create", "--jsonl"}, original.out);
+  REQUIRE(appended.code == 0);
+  CHECK(lines_of(appended.out).size() == lines_of(original.out).size());
+  CHECK(run({"read", copy, "--format", "jsonl"}).out == original.out);
+  const RunResult typo =
+      run({"append", copy, "--jsonl"}, "{\"data\":\"ok\"}\n{\"dat\":\"typo\"}\n");
+  CHECK(typo.code == 2);
+  CHECK(typo.err.find("stdin line 2: unknown key \"dat\"") != std::string::npos);
+  CHECK(lines_of(typo.out).size() == 1);  // line 1 was appended and acknowledged
+  for (const std::string bad : {"{\"data\":\"a\",\"data_base64\":\"YQ==\"}",
+                                "{\"data_base64\":\"not base64\"}", "{\"data_base64\":7}"}) {
+    CAPTURE(bad);
+    CHECK(run({"append", copy, "--jsonl"}, bad + "\n").code == 2);
+  }
+}
+
 TEST_CASE("append plain lines: one event per line, LSNs printed in order, data round-trips") {
   TempDir tmp;
   const std::string dir = tmp / "log";
@@ -247,6 +276,12 @@ TEST_CASE("usage errors exit 2 with one line on stderr") {
       {"read", dir, "--as-of", "1", "--until-lsn", "1"},
       {"read", dir, "--backward", "--follow"},
       {"read", dir, "--from", "-1"},
+      {"read", dir, "--from", "0x10"},  // not read as hex, nor "010" as octal (below)
+      {"read", dir, "--limit", "18446744073709551616"},  // 2^64: not clamped to 2^64 - 1
+      {"read", dir, "--from", "1e3"},
+      {"read", dir, "--as-of", "2025-02-31T00:00:00Z"},  // no such day (not March 3)
+      {"read", dir, "--as-of", "2023-02-29T00:00:00Z"},
+      {"read", dir, "--stream", ""},
       {"append", dir, "--sync", "sometimes"},
       {"append", dir, "--expected-version", "maybe"},
       {"append", dir, "--segment-bytes", "1000"},
@@ -265,6 +300,54 @@ TEST_CASE("usage errors exit 2 with one line on stderr") {
     CHECK(r.out == "");
   }
   CHECK(!std::filesystem::exists(tmp / "missing"));
+  // Leading zeros are decimal: a segment file's name is its base LSN.
+  const RunResult padded = run({"read", dir, "--from", "00000000000000000001", "--limit", "1"});
+  CHECK(padded.code == 0);
+  CHECK(padded.out.starts_with("1 "));
+}
+
+// Output that cannot be written (here a full device) is an I/O error, not a
+// success: for append, the lost lines are the acknowledgements.
+TEST_CASE("stdout that cannot be written exits 4") {
+  TempDir tmp;
+  const std::string dir = tmp / "log";
+  make_log(dir, 3);
+  const auto to_full = [&](const std::string& args, const std::string& input) {
+    return run({"-c", std::string(CAIRN_BIN) + " " + args + " >/dev/full"}, input, "/bin/sh");
+  };
+  for (const std::string& args : {"read " + dir, "verify " + dir, "stat " + dir}) {
+    CAPTURE(args);
+    const RunResult r = to_full(args, "");
+    CHECK(r.code == 4);
+    CHECK(r.err.find("stdout: write failed") != std::string::npos);
+  }
+  const RunResult appended = to_full("append " + dir, "a\nb\n");
+  CHECK(appended.code == 4);
+  CHECK(lines_of(appended.err).size() == 1);
+  CHECK(lines_of(run({"read", dir}).out).size() == 5);  // written, though not acknowledged
+}
+
+// A retried event id is answered with the LSN it was first written at,
+// older than the events around it; every input line still gets its line.
+TEST_CASE("append --jsonl: a retried id prints its original LSN, and the lines after it theirs") {
+  TempDir tmp;
+  const std::string dir = tmp / "log";
+  const std::string id = "0123456789abcdef0123456789abcdef";
+  const std::string retried = "{\"data\":\"x\",\"id\":\"" + id + "\"}\n";
+  const RunResult first = run({"append", dir, "--create", "--jsonl"}, retried);
+  REQUIRE(first.code == 0);
+  REQUIRE(first.out == "0\n");
+  for (const std::string sync : {"async", "sync", "none"}) {
+    CAPTURE(sync);
+    const RunResult again = run({"append", dir, "--jsonl", "--sync", sync},
+                                "{\"data\":\"a\"}\n" + retried + "{\"data\":\"b\"}\n");
+    CHECK(again.code == 0);
+    const std::vector<std::string> lsns = lines_of(again.out);
+    REQUIRE(lsns.size() == 3);
+    CHECK(lsns[1] == "0");
+    CHECK(std::stoull(lsns[2]) == std::stoull(lsns[0]) + 1);
+  }
+  CHECK(lines_of(run({"read", dir}).out).size() == 7);
 }
 
 TEST_CASE("a wrong expected version exits 7 and writes nothing") {
@@ -386,8 +469,15 @@ TEST_CASE("read --stream: through the indexes, the same events as a walk, no ind
   CHECK(parts[1]["kind"] == "segment_filter");
   CHECK(parts[1]["base_lsn"] == 0);
   CHECK(run({"dump", dir + "/ids.filter"}).out.starts_with("id filter: "));
+  CHECK(parts[1]["end_lsn"] == parts[2]["base_lsn"]);
+  // A damaged frame: the header is shown, then the damage, named with the
+  // file and the byte where its frames stop (the first frame's, here).
   flip_byte(dir + "/streams.filter", 70);
-  CHECK(run({"dump", dir + "/streams.filter"}).code == 3);
+  const RunResult damaged_filters = run({"dump", dir + "/streams.filter"});
+  CHECK(damaged_filters.code == 3);
+  CHECK(damaged_filters.out.starts_with("stream filters: "));
+  CHECK(damaged_filters.err.find(
+            "streams.filter:64: frame 0 at byte 64: frame checksum mismatch") != std::string::npos);
   // One index file removed, one damaged: read the same, and neither is
   // written back (the read changes no byte).
   const std::string removed = dir + "/" + segments[0].substr(0, 20) + ".idx";

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <deque>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -123,6 +124,24 @@ std::string json_bytes(const nlohmann::json& value) {
   return value.is_string() ? value.get<std::string>() : value.dump();
 }
 
+// The bytes of `key` (a JSON value as json_bytes gives them) or of
+// `key`_base64 (a base64 string, as `cairn read` writes bytes that are not
+// UTF-8); empty if neither. Returns why not, or "".
+std::string bytes_field(const nlohmann::json& j, const std::string& key, std::string& out) {
+  const std::string encoded = key + "_base64";
+  if (j.contains(key) && j.contains(encoded)) {
+    return "both \"" + key + "\" and \"" + encoded + "\"";
+  }
+  out = j.contains(key) ? json_bytes(j[key]) : std::string();
+  if (j.contains(encoded)) {
+    std::optional<std::string> bytes;
+    if (j[encoded].is_string()) bytes = from_base64(j[encoded].get<std::string>());
+    if (!bytes) return "\"" + encoded + "\" must be a base64 string";
+    out = std::move(*bytes);
+  }
+  return "";
+}
+
 // Why a JSON input line cannot be an event, or "".
 std::string from_json(const std::string& line, const AppendOptions& o, InputEvent& out) {
   const auto j = nlohmann::json::parse(line, nullptr, false);
@@ -140,14 +159,26 @@ std::string from_json(const std::string& line, const AppendOptions& o, InputEven
     field = j[key].get<std::string>();
     return true;
   };
+  // The keys `cairn read --format jsonl` writes are accepted, so that its
+  // output can be appended to another log: lsn and version are the log's
+  // to assign and are ignored. Any other key is a mistake (a misspelt
+  // "data" would append an empty event), refused with its name.
+  for (const auto& [key, value] : j.items()) {
+    static const std::set<std::string> kKeys{"stream",      "type",           "id",   "data",
+                                             "data_base64", "metadata",       "time", "lsn",
+                                             "version",     "metadata_base64"};
+    if (!kKeys.contains(key)) {
+      return "unknown key \"" + key + "\"";
+    }
+  }
   if (!text("stream", o.stream, out.stream)) return "\"stream\" must be a string";
   if (!text("type", o.type, out.type)) return "\"type\" must be a string";
   if (j.contains("id") &&
       (!j["id"].is_string() || !EventId::from_hex(j["id"].get<std::string>(), out.id))) {
     return "\"id\" must be 32 hex digits (dashes allowed)";
   }
-  out.data = j.contains("data") ? json_bytes(j["data"]) : std::string();
-  out.metadata = j.contains("metadata") ? json_bytes(j["metadata"]) : std::string();
+  if (std::string why = bytes_field(j, "data", out.data); !why.empty()) return why;
+  if (std::string why = bytes_field(j, "metadata", out.metadata); !why.empty()) return why;
   if (j.contains("time")) {
     const auto& t = j["time"];
     std::optional<std::int64_t> ns;
@@ -166,15 +197,14 @@ class Appender {
         o_(o),
         expected_(expected),
         durability_(parse_durability(o.sync)),
-        printed_end_(log.next_lsn()),
-        appended_end_(printed_end_) {}
+        appended_end_(log.next_lsn()) {}
 
   int run();
 
  private:
   int append_line(const std::string& line, std::uint64_t line_number);
   Status print_durable(bool wait_for_all);
-  void print_range(std::uint64_t end);
+  Status print_ready(std::uint64_t durable_end);
   int finish(int code);
   int report_failure(const Status& status);
 
@@ -183,8 +213,11 @@ class Appender {
   ExpectedVersion expected_;
   Durability durability_;
   std::set<std::string> streams_seen_;
-  std::uint64_t printed_end_;   // every LSN below was printed
-  std::uint64_t appended_end_;  // every LSN below was appended by us
+  // The LSN of each input event not yet printed, in input order. Not a
+  // range: a retried event id is answered with the LSN it was first
+  // written at, which may be older than the events around it.
+  std::deque<std::uint64_t> unprinted_;
+  std::uint64_t appended_end_;  // every unprinted LSN is below this
 };
 
 int Appender::run() {
@@ -232,35 +265,39 @@ int Appender::append_line(const std::string& line, std::uint64_t line_number) {
     return finish(
         report_failure(r.error().with_context(fmt::format("stdin line {}", line_number))));
   }
-  appended_end_ = r->end_lsn();
-  Status s = print_durable(appended_end_ - printed_end_ >= kMaxUnprinted);
+  unprinted_.push_back(r->first_lsn);
+  appended_end_ = std::max(appended_end_, r->end_lsn());
+  Status s = print_durable(unprinted_.size() >= kMaxUnprinted);
   return s.ok() ? kExitOk : finish(report_failure(s));
 }
 
-void Appender::print_range(std::uint64_t end) {
-  if (end <= printed_end_) {
-    return;
-  }
+// Prints the LSNs below `durable_end`, in input order up to the first that
+// is not durable yet. A failed write is an I/O error: the LSNs are the
+// acknowledgements, and a script that does not get them must not be told
+// all went well.
+Status Appender::print_ready(std::uint64_t durable_end) {
   std::string out;
-  for (std::uint64_t lsn = printed_end_; lsn < end; ++lsn) {
-    out += fmt::format("{}\n", lsn);
+  while (!unprinted_.empty() && unprinted_.front() < durable_end) {
+    out += fmt::format("{}\n", unprinted_.front());
+    unprinted_.pop_front();
   }
-  std::fwrite(out.data(), 1, out.size(), stdout);
-  std::fflush(stdout);
-  printed_end_ = end;
+  if (out.empty()) {
+    return Status();
+  }
+  return write_stdout(out);
 }
 
 // Prints every LSN the log now reports durable. With wait_for_all, first
 // waits until everything appended is durable; else, when too many are
 // unprinted, waits for the oldest.
 Status Appender::print_durable(bool wait_for_all) {
-  if (printed_end_ == appended_end_) {
+  if (unprinted_.empty()) {
     return Status();
   }
   // On failure (poisoned) the LSNs that did become durable are still printed.
   Status waited = wait_for_all ? log_.wait_durable(appended_end_) : Status();
-  print_range(std::min(log_.durable_lsn(), appended_end_));
-  return waited;
+  Status printed = print_ready(log_.durable_lsn());
+  return waited.ok() ? printed : waited;
 }
 
 // Prints a failed append, wait or close. A failed write, fdatasync or roll

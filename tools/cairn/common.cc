@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <ctime>
 
 namespace cairn::tool {
@@ -58,6 +60,27 @@ int report_error(const Status& status) {
 int usage_error(const std::string& message) {
   fmt::print(stderr, "cairn: {}\n", message);
   return kExitUsage;
+}
+
+Status write_stdout(std::string_view text) {
+  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
+    return Status::in_file(Errc::io_error, "stdout", "write failed", errno);
+  }
+  return Status();
+}
+
+int check_stdout(int code) {
+  // A command that failed already said why (an append whose LSNs could not
+  // be printed among them).
+  if (code != kExitOk && code != kExitTornTail) {
+    return code;
+  }
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    const int failed =
+        report_error(Status::in_file(Errc::io_error, "stdout", "write failed", errno));
+    return failed;
+  }
+  return code;
 }
 
 namespace {
@@ -149,6 +172,13 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view s) {
   if (year < 1678 || year > 2261) {
     return std::nullopt;
   }
+  // timegm() would carry 2025-02-31 into March: a date that does not exist
+  // is refused, not moved.
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (tm.tm_mday > kDays[tm.tm_mon - 1] + (tm.tm_mon == 2 && leap ? 1 : 0)) {
+    return std::nullopt;
+  }
   tm.tm_year = year - 1900;
   tm.tm_mon -= 1;
   const std::int64_t seconds = static_cast<std::int64_t>(::timegm(&tm)) - offset;
@@ -237,6 +267,39 @@ std::string base64(std::string_view bytes) {
     out += kAlphabet[(v >> 12) & 63];
     out += i + 1 < bytes.size() ? kAlphabet[(v >> 6) & 63] : '=';
     out += i + 2 < bytes.size() ? kAlphabet[v & 63] : '=';
+  }
+  return out;
+}
+
+std::optional<std::string> from_base64(std::string_view text) {
+  const auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  if (text.size() % 4 != 0) {
+    return std::nullopt;
+  }
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    const bool last = i + 4 == text.size();
+    // Padding only at the very end: "xx==" or "xxx=".
+    const int pad = last ? (text[i + 3] == '=') + (text[i + 2] == '=' && text[i + 3] == '=') : 0;
+    std::uint32_t v = 0;
+    for (int k = 0; k < 4; ++k) {
+      const int d = k >= 4 - pad ? 0 : value(text[i + k]);
+      if (d < 0) {
+        return std::nullopt;
+      }
+      v = (v << 6) | static_cast<std::uint32_t>(d);
+    }
+    out += static_cast<char>(v >> 16);
+    if (pad < 2) out += static_cast<char>((v >> 8) & 0xFF);
+    if (pad < 1) out += static_cast<char>(v & 0xFF);
   }
   return out;
 }

@@ -36,6 +36,13 @@ int exit_code_for(Errc code);
 int report_error(const Status& status);
 // Prints a usage error and returns kExitUsage.
 int usage_error(const std::string& message);
+// Writes and flushes `text` on stdout; io_error naming stdout if that fails
+// (a full disk, a closed pipe): output a script relies on was lost.
+Status write_stdout(std::string_view text);
+// The exit code after a command returned `code`: if anything written to
+// stdout could not be flushed, says so and returns kExitIo instead of
+// success, so that lost output is never reported as done.
+int check_stdout(int code);
 
 // The exit-code table, for the footer of every --help.
 extern const char* const kExitCodesHelp;
@@ -48,6 +55,9 @@ std::optional<std::int64_t> parse_time(std::string_view text);
 
 bool is_valid_utf8(std::string_view bytes);
 std::string base64(std::string_view bytes);
+// The bytes of standard base64 with padding (as base64() writes it), or
+// nothing if `text` is not that.
+std::optional<std::string> from_base64(std::string_view text);
 // Printable ASCII and valid UTF-8 as they are; '\\', control bytes and
 // invalid bytes escaped (\n, \t, \\, \xNN), so one event stays one line.
 std::string escape_text(std::string_view bytes);

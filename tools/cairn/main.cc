@@ -4,7 +4,10 @@
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
+#include <cstdint>
 #include <map>
+#include <string>
 
 #include "commands.h"
 #include "common.h"
@@ -14,6 +17,24 @@ namespace {
 
 const std::map<std::string, OutputFormat> kFormats{{"text", OutputFormat::text},
                                                    {"jsonl", OutputFormat::jsonl}};
+
+// Numbers (LSNs, versions, limits, sizes) are unsigned decimal only.
+// CLI11's own conversion reads "010" as octal 8, "0x10" as hex, and a
+// number past 2^64-1 as its maximum: a segment file name given as an LSN
+// (00000000000000000451) would have started at LSN 297. Normalised here
+// to plain digits so that its conversion sees no leading zero.
+const CLI::Validator kDecimal(
+    [](std::string& text) -> std::string {
+      std::uint64_t value = 0;
+      const char* end = text.data() + text.size();
+      const auto [at, ec] = std::from_chars(text.data(), end, value);
+      if (text.empty() || ec != std::errc() || at != end) {
+        return "'" + text + "' is not a decimal number from 0 to 18446744073709551615";
+      }
+      text = std::to_string(value);
+      return "";
+    },
+    "");
 
 CLI::App* subcommand(CLI::App& app, const std::string& name, const std::string& about) {
   CLI::App* sub = app.add_subcommand(name, about);
@@ -31,7 +52,10 @@ CLI::App* add_append(CLI::App& app, AppendOptions& o) {
       app, "append",
       "Append events read from stdin, one per line (the line without its newline is the\n"
       "event data). Prints each event's LSN on its own line once the event is durable,\n"
-      "in LSN order, flushing as it goes. Appends are pipelined: the next line is read\n"
+      "in input order (LSN order, but that an event whose id the log already holds is\n"
+      "not written again and prints the LSN it was first written at), flushing as it\n"
+      "goes; output that cannot be written is exit 4. Appends are pipelined: the next line is "
+      "read\n"
       "and appended while earlier ones are being made durable. Every printed LSN is\n"
       "durable, whatever --sync says.");
   sub->add_option("DIR", o.directory, "Log directory")->required();
@@ -43,7 +67,7 @@ CLI::App* add_append(CLI::App& app, AppendOptions& o) {
   sub->add_flag("--create", o.create, "Create the log if the directory holds none");
   sub->add_option("--segment-bytes", o.segment_bytes,
                   "Size of new segment files (default 64 MiB; existing ones keep theirs)")
-      ->check(CLI::NonNegativeNumber);
+      ->transform(kDecimal);
   sub->add_option("--sync", o.sync,
                   "sync: one fdatasync per event before the next line is read (slow);\n"
                   "async (default): pipelined, an event is durable with its batch;\n"
@@ -54,7 +78,10 @@ CLI::App* add_append(CLI::App& app, AppendOptions& o) {
                 "Each line is a JSON object: stream, type, id (32 hex digits or a UUID),\n"
                 "data (a string, or any JSON value stored as its JSON text), optional\n"
                 "metadata (same), optional time (RFC 3339 or ns since the epoch).\n"
-                "Missing stream/type default to --stream/--type; blank lines are skipped.");
+                "Missing stream/type default to --stream/--type; blank lines are skipped.\n"
+                "What `read --format jsonl` prints is accepted: data_base64 and\n"
+                "metadata_base64 instead of data and metadata; lsn and version are ignored\n"
+                "(the log assigns them). Any other key is refused (exit 2).");
   sub->add_flag("-v,--verbose", o.verbose, "Print the recovery report of the open on stderr");
   return sub;
 }
@@ -70,21 +97,21 @@ CLI::App* add_read(CLI::App& app, ReadOptions& o) {
                  "metadata_base64).");
   sub->add_option("DIR", o.directory, "Log directory")->required();
   sub->add_option("--from", o.from, "First LSN (with --backward: the last, default the end)")
-      ->check(CLI::NonNegativeNumber);
+      ->transform(kDecimal);
   sub->add_option("--stream", o.stream,
                   "Only this stream, found through the segment indexes (only its records are "
                   "read; a missing or damaged index file is rebuilt in memory, never written). "
                   "With --follow: a filter over the global log");
   sub->add_option("--from-version", o.from_version,
                   "With --stream: first stream version (with --backward: the last)")
-      ->check(CLI::NonNegativeNumber);
+      ->transform(kDecimal);
   sub->add_flag("--backward", o.backward, "Newest first (buffers the events; see --limit)");
-  sub->add_option("--limit", o.limit, "At most this many events")->check(CLI::NonNegativeNumber);
+  sub->add_option("--limit", o.limit, "At most this many events")->transform(kDecimal);
   auto* as_of = sub->add_option("--as-of", o.as_of,
                                 "Only events with time <= TIME (RFC 3339 or ns since the epoch)");
   auto* until = sub->add_option("--until-lsn", o.until_lsn,
                                 "Only events with LSN < this (the log as of position LSN)")
-                    ->check(CLI::NonNegativeNumber);
+                    ->transform(kDecimal);
   as_of->excludes(until);
   sub->add_flag("--follow", o.follow,
                 "After the last event, wait for new ones (poll) until interrupted (SIGINT)");
@@ -184,5 +211,5 @@ int main(int argc, char** argv) {
     }
     return usage_error(std::string(e.what()) + " (see cairn --help)");
   }
-  return dispatch(app, p);
+  return check_stdout(dispatch(app, p));
 }

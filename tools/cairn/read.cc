@@ -250,6 +250,10 @@ int run_read(const ReadOptions& o) {
   if (o.backward && o.follow) {
     return usage_error("--backward and --follow cannot be combined");
   }
+  if (o.stream && o.stream->empty()) {
+    // No stream has an empty name; most likely an unset shell variable.
+    return usage_error("--stream: a stream name is never empty");
+  }
   Filter filter{o.stream, o.from_version, std::nullopt, o.backward};
   if (o.as_of) {
     filter.as_of = parse_time(*o.as_of);
