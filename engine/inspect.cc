@@ -442,6 +442,12 @@ Result<std::optional<format::SegmentHeader>> SegmentDumper::read_header(const io
   }
   s_.header_error = header.error();
   const auto base = format::parse_segment_file_name(s_.segment);
+  if (!base) {
+    // Neither named nor shaped like a segment (a LOCK file, some other
+    // file): a wrong argument, not damage to a log.
+    return Status::at(Errc::invalid_argument, path_, 0,
+                      "not a segment file (" + header.error().message() + ")");
+  }
   const std::uint64_t usable = s_.file_bytes / kRecordAlignment * kRecordAlignment;
   if (!options_.continue_on_error || !log_id_ || !base || usable < format::kSegmentBytesMin) {
     return std::optional<format::SegmentHeader>();
@@ -1048,7 +1054,13 @@ Result<std::vector<std::string>> recover(const std::string& directory, bool dry_
   if (looked.empty_directory) {
     return Status::in_file(Errc::not_found, directory, "directory holds no log");
   }
+  // Said outright, so that nobody has to infer it from the absence of
+  // repair lines.
+  const std::string unchanged = "nothing to repair: no byte of the log changes";
   if (dry_run_only) {
+    if (looked.repairs == 0) {
+      looked.report.push_back(unchanged);
+    }
     return looked.report;
   }
   // The real thing is what open does, under the lock, with the log's own
@@ -1069,6 +1081,9 @@ Result<std::vector<std::string>> recover(const std::string& directory, bool dry_
     lines.push_back(report.substr(at, nl - at));
   }
   CAIRN_TRY(log->close());
+  if (looked.repairs == 0) {
+    lines.push_back(unchanged);
+  }
   return lines;
 }
 

@@ -83,6 +83,11 @@ class Recovery {
  private:
   std::string path(const std::string& name) const { return join_path(opt_.directory, name); }
   void note(std::string line) { log_.report.push_back(std::move(line)); }
+  // A finding that changes the log (or would, in a dry run).
+  void repair(std::string line) {
+    note(std::move(line));
+    ++log_.repairs;
+  }
   Status read_meta();
   Status remove_tmp_files(const DirectoryListing& listing);
   std::optional<format::RecoveryPoint> read_recovery_point();
@@ -157,7 +162,7 @@ Status Recovery::remove_tmp_files(const DirectoryListing& listing) {
   for (const auto& name : listing.tmp_files) {
     // A tmp file is a segment (or quarantine copy) whose creation did not
     // finish; nothing in it was ever acknowledged.
-    note("leftover " + name + ": " + (opt_.dry_run ? "would remove" : "removed"));
+    repair("leftover " + name + ": " + (opt_.dry_run ? "would remove" : "removed"));
     if (!opt_.dry_run) {
       CAIRN_TRY(fs_.remove(path(name)));
     }
@@ -288,9 +293,9 @@ Status Recovery::recover_tail(SegmentInfo& info, io::File& file) {
   }
   if (d.action == TailAction::zero_fill) {
     log_.torn_tail_found = true;
-    note(info.name + ":" + std::to_string(v) + ": " + d.reason + "; " +
-         (opt_.dry_run ? "would zero-fill" : "zero-filled") + " from position " +
-         std::to_string(v));
+    repair(info.name + ":" + std::to_string(v) + ": " + d.reason + "; " +
+           (opt_.dry_run ? "would zero-fill" : "zero-filled") + " from position " +
+           std::to_string(v));
     if (!opt_.dry_run) {
       CAIRN_TRY(zero_fill(info, file, scan));
     }
@@ -302,8 +307,8 @@ Status Recovery::recover_tail(SegmentInfo& info, io::File& file) {
       return Status::at(Errc::corruption, file.path(), scan.file_bytes,
                         "file is shorter than its segment size; strict mode refuses to extend it");
     }
-    note(info.name + ": file shorter than its segment size; " +
-         (opt_.dry_run ? "would extend" : "extended") + " with zeros");
+    repair(info.name + ": file shorter than its segment size; " +
+           (opt_.dry_run ? "would extend" : "extended") + " with zeros");
     if (!opt_.dry_run && d.action == TailAction::clean) {
       CAIRN_TRY(file.truncate(info.header.segment_bytes));
       CAIRN_TRY(file.sync_data());
@@ -322,8 +327,8 @@ Status Recovery::handle_unreadable_last(const std::string& name, const Status& w
   if (!records_empty || opt_.strict) {
     return why;
   }
-  note(name + ": header unreadable (" + why.message() + ") and no records; " +
-       (opt_.dry_run ? "would set aside" : "set aside") + " as " + name + format::kBrokenSuffix);
+  repair(name + ": header unreadable (" + why.message() + ") and no records; " +
+         (opt_.dry_run ? "would set aside" : "set aside") + " as " + name + format::kBrokenSuffix);
   if (!opt_.dry_run) {
     CAIRN_TRY(fs_.rename(path(name), path(name + format::kBrokenSuffix)));
     CAIRN_TRY(fs_.sync_dir(opt_.directory));

@@ -50,8 +50,11 @@ struct RecoveredLog {
   format::MetaRecord meta;
   std::vector<SegmentInfo> segments;  // base-LSN order
   std::uint64_t next_lsn = 0;
-  bool clean_shutdown = false;      // a matching recovery point was used
-  bool torn_tail_found = false;     // a zero-fill was decided (and done unless dry run)
+  bool clean_shutdown = false;   // a matching recovery point was used
+  bool torn_tail_found = false;  // a zero-fill was decided (and done unless dry run)
+  // Repairs decided (and done unless dry run): removals, zero-fills,
+  // extensions, set-asides. 0: recovery changes no byte of the log.
+  std::uint64_t repairs = 0;
   std::vector<std::string> report;  // one line per finding or action
 };
 

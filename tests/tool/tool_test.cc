@@ -290,7 +290,8 @@ TEST_CASE("usage errors exit 2 with one line on stderr") {
       {"read", tmp / "other"},  // not a Cairn log
       {"verify", tmp / "other"},
       {"dump", tmp / "other"},
-      {"dump", tmp / "x.idx"},  // no such file
+      {"dump", tmp / "x.idx"},            // no such file
+      {"dump", tmp / "other/notes.txt"},  // not a segment file, by name or header
   };
   for (const auto& args : cases) {
     CAPTURE(args);
@@ -569,13 +570,24 @@ TEST_CASE("a torn tail: verify exits 1, read exits 0 with what recovery keeps, r
   const RunResult dry = run({"recover", dir, "--dry-run"});
   CHECK(dry.code == 0);
   CHECK(dry.out.find("would zero-fill") != std::string::npos);
+  CHECK(dry.out.find("nothing to repair") == std::string::npos);
   CHECK(snapshot(dir) == before);
 
   const RunResult repaired = run({"recover", dir});
   CHECK(repaired.code == 0);
   CHECK(repaired.out.find("zero-filled") != std::string::npos);
+  CHECK(repaired.out.find("nothing to repair") == std::string::npos);
   CHECK(run({"verify", dir}).code == 0);
   check_prefix(run({"read", dir, "--format", "jsonl"}).out, 4);
+  // Repaired: recovery now has nothing to do, and says so, changing nothing.
+  const auto after = snapshot(dir);
+  for (const bool dry_run : {true, false}) {
+    CAPTURE(dry_run);
+    const RunResult again = dry_run ? run({"recover", dir, "--dry-run"}) : run({"recover", dir});
+    CHECK(again.code == 0);
+    CHECK(again.out.find("nothing to repair: no byte of the log changes") != std::string::npos);
+    CHECK(snapshot(dir) == after);
+  }
   CHECK(run({"append", dir}, "again\n").out == "4\n");
 }
 
