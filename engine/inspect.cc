@@ -984,9 +984,38 @@ Result<RecoveryPreview> dump_directory(const std::string& directory, const DumpO
 
 namespace {
 
+// Decodes ids.filter and streams.filter, when present, and names what is
+// wrong with them (they are derived data: the engine would ignore them).
+void check_derived_filters(io::FileSystem& fs, const std::string& directory,
+                           std::vector<std::string>& problems) {
+  for (const char* name : {format::kIdFilterFileName, format::kStreamFilterFileName}) {
+    const std::string path = format::join_path(directory, name);
+    auto file = fs.open(path, io::OpenMode::read_only);
+    if (!file) {
+      continue;  // none saved
+    }
+    auto bytes = read_whole(**file, UINT64_MAX);
+    if (!bytes) {
+      problems.push_back(std::string(name) + ": " + bytes.error().to_string());
+      continue;
+    }
+    if (name == format::kIdFilterFileName) {
+      if (auto f = format::decode_id_filter(*bytes); !f) {
+        problems.push_back(std::string(name) + ": " + f.error().message());
+      }
+      continue;
+    }
+    auto f = format::decode_stream_filters(*bytes);
+    if (!f || !f->stopped.empty()) {
+      problems.push_back(std::string(name) + ": " + (f ? f->stopped : f.error().message()));
+    }
+  }
+}
+
 // Scans one segment for verify: counts its events (while `counting`) and
-// checks its index file against the records.
-Status verify_segment(io::FileSystem& fs, const std::string& path, VerifyCounter& count,
+// checks its index file against the records; names a segment before the
+// last that does not verify up to its seal.
+Status verify_segment(io::FileSystem& fs, const std::string& path, bool last, VerifyCounter& count,
                       bool& counting, VerifySummary& s) {
   CAIRN_ASSIGN_OR_RETURN(auto file, fs.open(path, io::OpenMode::read_only));
   CAIRN_ASSIGN_OR_RETURN(std::uint64_t bytes, file->size());
@@ -994,6 +1023,9 @@ Status verify_segment(io::FileSystem& fs, const std::string& path, VerifyCounter
   auto header = recovery::read_segment_header(*file);
   if (!header) {
     counting = false;  // recovery's verdict already names the damage
+    if (!last) {
+      s.damaged_segments.push_back(path + ":0: " + header.error().message());
+    }
     return Status();
   }
   IndexInfo index;
@@ -1012,6 +1044,11 @@ Status verify_segment(io::FileSystem& fs, const std::string& path, VerifyCounter
   // With corruption, only what verifies before the first segment that does
   // not end in its seal is counted.
   counting = counting && scan.sealed;
+  if (!last && !scan.sealed) {
+    s.damaged_segments.push_back(path + ":" + std::to_string(scan.end.position) + ": " +
+                                 format::scan_stop_name(scan.stop) +
+                                 (scan.detail.empty() ? "" : ": " + scan.detail));
+  }
   if (checker) {
     index.state = checker->finish();
   }
@@ -1038,13 +1075,15 @@ Result<VerifySummary> verify(const std::string& directory,
   bool counting = true;
   VerifyProgress done{0, listing.segments.size()};
   for (const auto& [base, name] : listing.segments) {
-    CAIRN_TRY(verify_segment(*fs, format::join_path(directory, name), count, counting, s));
+    const bool last = name == listing.segments.back().second;
+    CAIRN_TRY(verify_segment(*fs, format::join_path(directory, name), last, count, counting, s));
     ++done.segments_done;
     if (progress) {
       progress(done);
     }
   }
   s.streams = count.stream_count();
+  check_derived_filters(*fs, directory, s.derived_problems);
   return s;
 }
 

@@ -289,6 +289,14 @@ struct VerifySummary {
   // One per segment whose header decodes, without entries. Indexes are
   // derived data: their state does not change the verdict.
   std::vector<IndexInfo> indexes;
+  // With corruption, every segment before the last that does not verify up
+  // to its seal, "path:position: why" (recovery stops at the first; these
+  // say whether there is more), in order.
+  std::vector<std::string> damaged_segments;
+  // ids.filter / streams.filter that do not decode, or whose frames stop
+  // early: "name: why". Derived data (the engine ignores them and rebuilds
+  // from the indexes): no change to the verdict.
+  std::vector<std::string> derived_problems;
 };
 
 // Checks every header, record and seal of the log in `directory` (recovery

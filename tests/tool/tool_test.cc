@@ -417,6 +417,42 @@ TEST_CASE("damage in a sealed segment: verify, read, dump and stat exit 3, no da
   CHECK(run({"stat", dir}).code == 3);
 }
 
+// verify names every damaged sealed segment, not only the first (where
+// recovery stops), and a saved filter file that does not verify, which
+// changes no verdict (derived data).
+TEST_CASE("verify lists every damaged sealed segment and every filter file that does not verify") {
+  TempDir tmp;
+  const std::string dir = tmp / "log";
+  make_log(dir, 3000);
+  const std::vector<std::string> segments = segment_names(dir);
+  REQUIRE(segments.size() >= 4);
+  // A torn streams.filter: its last frame cut short.
+  const std::string filters = dir + "/streams.filter";
+  REQUIRE(std::filesystem::exists(filters));
+  std::filesystem::resize_file(filters, std::filesystem::file_size(filters) - 3);
+  const RunResult clean = run({"verify", dir, "--format", "jsonl"});
+  CHECK(clean.code == 0);
+  const Json c = Json::parse(clean.out);
+  CHECK(c["damaged_segments"].empty());
+  REQUIRE(c["derived_problems"].size() == 1);
+  CHECK(c["derived_problems"][0].get<std::string>().starts_with("streams.filter: frame "));
+
+  const Json first = damage_record(dir, 100);
+  const Json second = damage_record(dir, 1500);
+  REQUIRE(first["segment"] != second["segment"]);
+  REQUIRE(second["segment"] != segments.back());
+  const RunResult text = run({"verify", dir});
+  CHECK(text.code == 3);
+  CHECK(text.out.find("(up to the first damage)") != std::string::npos);
+  for (const Json* d : {&first, &second}) {
+    CHECK(text.out.find("damaged segment: " + dir + "/" + (*d)["segment"].get<std::string>()) !=
+          std::string::npos);
+  }
+  const Json j = Json::parse(run({"verify", dir, "--format", "jsonl"}).out);
+  CHECK(j["damaged_segments"].size() == 2);
+  CHECK(j["derived_problems"].size() == 1);
+}
+
 // read --stream finds the stream's records through the segment indexes
 // (Snapshot::read_stream) instead of walking the log: the same events as
 // the filtered walk (read --stream --follow still walks), also when index

@@ -76,7 +76,8 @@ void print_index_states(const std::vector<inspect::IndexInfo>& indexes) {
 void print_verify_text(const std::string& dir, const inspect::VerifySummary& s) {
   emit(fmt::format("verify {}: {}", dir, inspect::verdict_name(s.verdict)));
   emit(fmt::format("segments: {}", s.segments));
-  emit(fmt::format("events: {}", s.events));
+  emit(fmt::format("events: {}{}", s.events,
+                   s.verdict == inspect::Verdict::corruption ? " (up to the first damage)" : ""));
   if (s.verdict != inspect::Verdict::corruption) {
     emit(fmt::format("next LSN: {}", s.next_lsn));  // recovery refuses a corrupt log: no next LSN
   }
@@ -84,6 +85,12 @@ void print_verify_text(const std::string& dir, const inspect::VerifySummary& s) 
   emit(fmt::format("streams: {}", s.streams));
   emit(fmt::format("time: {} to {}", time_or_none(s.first_time_ns), time_or_none(s.last_time_ns)));
   print_index_states(s.indexes);
+  for (const auto& line : s.damaged_segments) {
+    emit("damaged segment: " + line);
+  }
+  for (const auto& line : s.derived_problems) {
+    emit("derived file (what does not verify is ignored and rebuilt from the indexes): " + line);
+  }
   for (const auto& line : s.report) {
     emit("recovery (dry run): " + line);
   }
@@ -100,7 +107,9 @@ void print_verify_json(const std::string& dir, const inspect::VerifySummary& s) 
          {"streams", s.streams},
          {"first_time", s.first_time_ns ? Json(format_time(*s.first_time_ns)) : Json(nullptr)},
          {"last_time", s.last_time_ns ? Json(format_time(*s.last_time_ns)) : Json(nullptr)},
-         {"report", s.report}};
+         {"report", s.report},
+         {"damaged_segments", s.damaged_segments},
+         {"derived_problems", s.derived_problems}};
   Json indexes = Json::array();
   for (const auto& i : s.indexes) {
     indexes.push_back(Json{{"file", i.file}, {"state", inspect::index_state_name(i.state)}});

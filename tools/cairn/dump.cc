@@ -103,7 +103,8 @@ class TextDump final : public inspect::DumpVisitor {
   void on_segment_end(const inspect::SegmentSummary& s) override;
   void on_index(const inspect::IndexInfo& i) override;
   void on_recovery_preview(const inspect::RecoveryPreview& p) override {
-    emit(fmt::format("recovery (dry run): {}", inspect::verdict_name(p.verdict)));
+    emit(fmt::format("recovery (dry run, every segment checked): {}",
+                     inspect::verdict_name(p.verdict)));
     for (const auto& line : p.report) {
       emit("  " + line);
     }

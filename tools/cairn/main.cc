@@ -122,8 +122,10 @@ CLI::App* add_read(CLI::App& app, ReadOptions& o) {
 CLI::App* add_dump(CLI::App& app, DumpOptions& o) {
   CLI::App* sub = subcommand(
       app, "dump",
-      "Decode a log directory, one segment file or one index file, read-only. Shows\n"
-      "headers and a summary per segment; with a directory, also what recovery would do.\n"
+      "Decode a log directory or one file of it (segment, index, cairn.meta, ids.filter,\n"
+      "streams.filter), read-only. Shows headers and a summary per segment; with a\n"
+      "directory, also what a recovery that checked every segment would decide (open and\n"
+      "recover check a sealed segment only when it is read: SPEC.md 10.3; see verify).\n"
       "jsonl: one object per line, each with a \"kind\"; records (kind batch or seal)\n"
       "carry segment, position, size, lsn, count, checksum_ok, prior_durable_lsn and\n"
       "their events. Exits 1 on a torn tail only, 3 on corruption, like verify.");
