@@ -316,6 +316,7 @@ void IndexStore::install_stream_filters(const SegmentSet& set) {
     notice_(path + ": frame " + std::to_string(matched) +
             " does not match the log; the frames before it are used");
   }
+  stream_filters_cut_ = !decoded->stopped.empty() || matched < filters.size();
   for (std::size_t i = 0; i < matched; ++i) {
     std::lock_guard segment_lock(segments[i]->index_mu);
     if (!segments[i]->stream_bloom) {
@@ -332,7 +333,10 @@ Status IndexStore::save_stream_filters(const SegmentSet& set, std::size_t min_ne
   const auto view = set.view();
   const SegmentSet::Segments& segments = *view;
   const std::size_t sealed = SegmentSet::sealed_prefix(segments);
-  if (sealed < stream_filters_saved_ + min_new) {
+  // Bytes after the last usable frame (a torn save, frames that do not
+  // match) are cut at the next save, even one that adds no frame.
+  const std::size_t wanted = stream_filters_cut_ ? 0 : min_new;
+  if (sealed < stream_filters_saved_ + wanted) {
     return Status();
   }
   std::size_t covered = 0;
@@ -343,7 +347,7 @@ Status IndexStore::save_stream_filters(const SegmentSet& set, std::size_t min_ne
     }
     ++covered;
   }
-  if (covered < stream_filters_saved_ + min_new || covered == 0 ||
+  if (covered < stream_filters_saved_ + wanted || covered == 0 ||
       (!stream_filters_known_ && covered < sealed)) {
     return Status();
   }
@@ -383,10 +387,13 @@ Status IndexStore::write_stream_filters(const SegmentSet::Segments& segments, st
     CAIRN_ASSIGN_OR_RETURN(auto file, store_.fs().open(store_.path(format::kStreamFilterFileName),
                                                        io::OpenMode::read_write));
     CAIRN_TRY(file->truncate(at));
-    CAIRN_TRY(file->write_at(at, bytes));
+    if (!bytes.empty()) {
+      CAIRN_TRY(file->write_at(at, bytes));
+    }
     CAIRN_TRY(file->sync_data());
     stream_filters_end_ = at + bytes.size();
   }
+  stream_filters_cut_ = false;
   stream_filters_saved_ = covered;
   return Status();
 }

@@ -149,6 +149,7 @@ class IndexStore {
   std::size_t stream_filters_saved_ = 0;
   bool stream_filters_known_ = false;
   std::uint64_t stream_filters_end_ = 0;
+  bool stream_filters_cut_ = false;  // bytes after stream_filters_end_ to cut off
 
   bool write_rebuilt_ = true;
 

@@ -328,7 +328,10 @@ Result<std::optional<std::uint64_t>> LogImpl::find_sealed_id(const EventId& id,
       if (Status s = indexes_->save_id_filter(segments_); !s.ok()) {
         notice("could not save the id filter (filled again at next open): " + s.to_string());
       }
-      // The fill gave every sealed segment its stream filter too.
+      // The fill gave every sealed segment its stream filter too. The file
+      // is read first (cheap next to the fill), so that the save appends
+      // to it instead of writing it whole.
+      indexes_->load_stream_filters(segments_);
       save_stream_filters(kSaveFiltersAfter);
     }
   }

@@ -795,6 +795,86 @@ TEST_CASE(
     return named;
   };
   CHECK_FALSE(file_named());
+  // The file's first frame is unusable: every sealed segment's filter comes
+  // from its index (no early return in a subcase: doctest would then not
+  // discover the subcases after it).
+  const auto none_used = [&] {
+    auto log = open_log(options);
+    const std::uint64_t sealed = log->stats().segment_count - 1;
+    // Read from every index instead (one may be in memory since open).
+    CHECK(loads_of_new_stream(*log) + 1 >= sealed);
+    CHECK(file_named());
+    old_head_found(*log);
+  };
+  SUBCASE("a frame in the middle that does not match, and frames past the log's segments") {
+    // As if segment 3 had been recovered into a tail and sealed again
+    // differently: frames 0-2 still count, 3 and after come from the
+    // indexes, and the next save cuts the file at frame 3 (dropping the
+    // two frames of segments the log does not have) and appends.
+    auto bytes = mem->read_file(file_path);
+    REQUIRE(bytes.has_value());
+    std::vector<std::byte> b(std::as_bytes(std::span(*bytes)).begin(),
+                             std::as_bytes(std::span(*bytes)).end());
+    auto before = format::decode_stream_filters(b);
+    REQUIRE(before.has_value());
+    const std::size_t frames = before->segments.size();
+    REQUIRE(frames > 12);
+    const std::uint64_t log_id = before->log_id;
+    std::byte* third = b.data() + before->frame_ends[2];
+    format::store_u64(third + 16, format::load_u64(third + 16) ^ 1);  // its end chain
+    const std::size_t checked =
+        format::kStreamFilterFrameHeaderBytes + 8 * format::load_u64(third + 24);
+    format::store_u64(third + checked,
+                      format::xxh3({third, checked}, format::kStreamFilterMagic ^ log_id));
+    const std::uint64_t end = before->segments.back().end_lsn;
+    const std::vector<format::StreamFilterFrame> extra{{end, end + 10, 0x1234, {}},
+                                                       {end + 10, end + 20, 0x5678, {}}};
+    format::append_stream_filter_frames(log_id, extra, b);
+    auto file = mem->open(file_path, io::OpenMode::read_write);
+    REQUIRE(file.has_value());
+    REQUIRE((*file)->write_at(0, b).ok());
+    REQUIRE((*file)->sync_data().ok());
+    {
+      auto log = open_log(options);
+      const std::uint64_t loads = loads_of_new_stream(*log);
+      CHECK(loads > 0);
+      CHECK(loads <= frames - 3 + 1);  // frames 0-2 were used
+      CHECK(file_named());             // "streams.filter: frame 3 does not match the log; ..."
+      old_head_found(*log);
+      REQUIRE(log->close().ok());
+    }
+    auto after_bytes = mem->read_file(file_path);
+    REQUIRE(after_bytes.has_value());
+    auto after = format::decode_stream_filters(std::as_bytes(std::span(*after_bytes)));
+    REQUIRE(after.has_value());
+    CHECK(after->stopped.empty());
+    CHECK(after->segments.size() == frames);  // the two extra frames are gone
+    CHECK(after->segments[3] == before->segments[3]);
+    auto log = open_log(options);
+    CHECK(loads_of_new_stream(*log) == 0);
+  }
+  SUBCASE("bytes after the last frame") {
+    // Every frame still counts; the next save cuts the bytes off even
+    // though it has no frame to add (SPEC.md 13.2).
+    auto file = mem->open(file_path, io::OpenMode::read_write);
+    REQUIRE(file.has_value());
+    auto size = (*file)->size();
+    REQUIRE(size.has_value());
+    const std::byte junk[10] = {std::byte{1}, std::byte{2}, std::byte{3}};
+    REQUIRE((*file)->write_at(*size, junk).ok());
+    {
+      auto log = open_log(options);
+      CHECK(loads_of_new_stream(*log) == 0);
+      CHECK(file_named());  // "streams.filter: frame N at byte B: ..."
+      REQUIRE(log->close().ok());
+    }
+    auto now = mem->read_file(file_path);
+    REQUIRE(now.has_value());
+    CHECK(now->size() == *size);
+    auto decoded = format::decode_stream_filters(std::as_bytes(std::span(*now)));
+    REQUIRE(decoded.has_value());
+    CHECK(decoded->stopped.empty());
+  }
   SUBCASE("a save torn inside its last frame") {
     // The frames before it still count: only the last sealed segment's
     // index is read, and the next save overwrites the torn bytes.
@@ -818,13 +898,13 @@ TEST_CASE(
     auto log = open_log(options);
     CHECK(decoded->segments.size() == log->stats().segment_count - 1);
     CHECK(loads_of_new_stream(*log) == 0);
-    return;
   }
   SUBCASE("a damaged file") {
     auto file = mem->open(file_path, io::OpenMode::read_write);
     REQUIRE(file.has_value());
     const std::byte flip[1] = {std::byte{0x5A}};
-    REQUIRE((*file)->write_at(200, flip).ok());
+    REQUIRE((*file)->write_at(format::kStreamFilterHeaderBytes + 40, flip).ok());  // frame 0
+    none_used();
   }
   SUBCASE("a file whose first segment's chain is not the log's") {
     // As if saved from another history of the same log id: every field
@@ -842,11 +922,6 @@ TEST_CASE(
     const std::uint64_t seed = format::kStreamFilterMagic ^ format::load_u64(bytes.data() + 16);
     format::store_u64(frame + checked, format::xxh3({frame, checked}, seed));
     REQUIRE((*file)->write_at(0, bytes).ok());
+    none_used();
   }
-  auto log = open_log(options);
-  const std::uint64_t sealed = log->stats().segment_count - 1;
-  // Read from every index instead (one may be in memory since open).
-  CHECK(loads_of_new_stream(*log) + 1 >= sealed);
-  CHECK(file_named());
-  old_head_found(*log);
 }
