@@ -45,7 +45,8 @@ class CairnPeer final : public Peer {
     }
     return "Cairn (backend " + (backend.empty() ? std::string("?") : backend) + "), " + options +
            ", Durability::sync per append (async + wait_durable "
-           "for pipelined); replay: read_from(0), checksums verified";
+           "for pipelined); replay: read_from(0) and next_many() (256 views per call), "
+           "checksums verified";
   }
   bool replay_verifies_checksums() const override { return true; }
 
@@ -120,16 +121,18 @@ class CairnPeer final : public Peer {
     if (!reader) {
       return "cairn read_from(0): " + reader.error().to_string();
     }
-    cairn::EventView view;
+    std::vector<cairn::EventView> views(256);
     while (true) {
-      auto more = (*reader)->next(view);
-      if (!more) {
-        return "cairn read: " + more.error().to_string();
+      auto got = (*reader)->next_many(views);
+      if (!got) {
+        return "cairn read: " + got.error().to_string();
       }
-      if (!*more) {
+      if (*got == 0) {
         return {};
       }
-      sink.on(view.lsn, view.data);
+      for (std::size_t i = 0; i < *got; ++i) {
+        sink.on(views[i].lsn, views[i].data);
+      }
     }
   }
 

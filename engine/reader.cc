@@ -47,6 +47,7 @@ void SegmentReader::seek(std::uint64_t lsn) {
   }
   const SegmentIndex::Seek at = index->seek_lsn(lsn);
   scanner_.reset();
+  run_at_ = run_size_ = 0;
   state_.position = at.position;
   state_.next_lsn = at.lsn;
   window_ = {};
@@ -59,6 +60,7 @@ bool SegmentReader::enter(std::shared_ptr<Segment> segment) {
   }
   segment_ = std::move(segment);
   scanner_.reset();
+  run_at_ = run_size_ = 0;
   mapped_.reset();
   state_ = format::ScanState::segment_start(segment_->base_lsn(), segment_->seed);
   window_ = {};
@@ -67,19 +69,89 @@ bool SegmentReader::enter(std::shared_ptr<Segment> segment) {
 }
 
 Result<bool> SegmentReader::next(EventView& out) {
-  while (true) {
-    if (batch_ && batch_->next(out)) {
-      if (out.lsn < from_lsn_) {
-        continue;
+  CAIRN_ASSIGN_OR_RETURN(std::size_t got, next_many({&out, 1}));
+  return got == 1;
+}
+
+// Hands out, in order: the rest of the current batch, the records of the
+// current run, a new run where the fast path applies, else one record from
+// next_record(). Once one view is out the window may not move
+// (hold_window_), so the call ends early at a segment's end or a buffer
+// refill, and the next call moves on. Damage found after some events are out
+// is reported by the next call, which finds it again: the scanner's stop,
+// and so the error, stays until the reader moves.
+Result<std::size_t> SegmentReader::next_many(std::span<EventView> out) {
+  CAIRN_ASSERT(!out.empty());  // 0 means the end of the log
+  std::size_t n = 0;
+  hold_window_ = false;
+  while (n < out.size()) {
+    if (batch_) {
+      n += drain_batch(out.subspan(n));
+      if (n == out.size()) {
+        break;  // the batch may hold more: keep it for the next call
       }
-      return true;
+      batch_.reset();
     }
-    batch_.reset();
-    CAIRN_ASSIGN_OR_RETURN(bool more, next_record());
-    if (!more) {
-      return false;
+    if (run_at_ < run_size_ || refill_run()) {
+      n += take_run(out.subspan(n));
+      continue;
+    }
+    hold_window_ = n > 0;
+    Result<Step> step = next_record();
+    if (!step) {
+      if (n > 0) {
+        break;
+      }
+      return step.error();
+    }
+    if (*step != Step::record) {
+      break;
     }
   }
+  hold_window_ = false;
+  return n;
+}
+
+std::size_t SegmentReader::drain_batch(std::span<EventView> out) {
+  std::size_t n = 0;
+  while (n < out.size() && batch_->next(out[n])) {
+    n += out[n].lsn >= from_lsn_ ? 1 : 0;  // a seek lands on the batch holding from_lsn_
+  }
+  return n;
+}
+
+// The fast path of a replay. Where every record of the segment is readable
+// (sealed, its end LSN at or below the limit), nothing next_record() checks
+// per record can change: the scanner verifies a run of records in one call
+// instead. Returns false where next_record() must decide (no live scanner,
+// the tail, a segment not yet readable to its end, the scanner stopped).
+bool SegmentReader::refill_run() {
+  if (!scanner_ || !segment_->sealed.load(std::memory_order_acquire) ||
+      segment_->end_lsn.load() > limit_) {
+    return false;
+  }
+  run_at_ = 0;
+  run_size_ = scanner_->next_run(run_);
+  return run_size_ > 0;
+}
+
+std::size_t SegmentReader::take_run(std::span<EventView> out) {
+  std::size_t n = 0;
+  while (n < out.size() && run_at_ < run_size_) {
+    const format::RecordView& record = run_[run_at_++];
+    if (record.header.kind == static_cast<std::uint16_t>(format::RecordKind::seal)) {
+      continue;
+    }
+    CAIRN_ASSERT(record.header.lsn < limit_);
+    format::BatchReader batch(record.body, record.header.lsn, record.header.event_count);
+    while (n < out.size() && batch.next(out[n])) {
+      n += out[n].lsn >= from_lsn_ ? 1 : 0;
+    }
+    if (!batch.done()) {
+      batch_.emplace(batch);  // out is full: the rest comes first next call
+    }
+  }
+  return n;
 }
 
 Status SegmentReader::fill_buffer() {
@@ -120,32 +192,39 @@ void SegmentReader::park() {
   }
 }
 
-// Moves to the next batch record below the limit. Returns false at the end
-// of the readable log. One scanner lives as long as its window, so the
+// Moves to the next batch record below the limit. Returns Step::end at the
+// end of the readable log, Step::hold where it would move the window while
+// hold_window_ is set. One scanner lives as long as its window, so the
 // records of a mapped segment are read without rebuilding it per record.
-Result<bool> SegmentReader::next_record() {
+Result<SegmentReader::Step> SegmentReader::next_record() {
   while (segment_) {
     // The limit only grows: ask again (a lock in the committer) only when
     // the reader has reached the last value seen, not for every record.
     if (state().next_lsn >= limit_) {
       limit_ = limit_fn_();
       if (state().next_lsn >= limit_) {
-        return false;
+        return Step::end;
       }
     }
     const std::uint64_t readable_end = segment_->readable_end.load(std::memory_order_acquire);
     const bool sealed = segment_->sealed.load(std::memory_order_acquire);
     if (sealed && state().next_lsn >= segment_->end_lsn.load()) {
+      if (hold_window_) {
+        return Step::hold;
+      }
       enter(segments_.after(*segment_));
       continue;
     }
     if (state().position >= readable_end) {
       park();
-      return false;  // the tail, fully read
+      return Step::end;  // the tail, fully read
     }
     if (!scanner_) {
       if (state_.position < buffer_position_ ||
           state_.position + format::kRecordHeaderBytes > buffer_position_ + window_.size()) {
+        if (hold_window_) {
+          return Step::hold;
+        }
         CAIRN_TRY(fill_buffer());
       }
       scanner_.emplace(window_, buffer_position_, segment_->seed, segment_->base_lsn(), state_,
@@ -161,22 +240,29 @@ Result<bool> SegmentReader::next_record() {
       // at one LSN) still yields the whole batch, as before.
       CAIRN_ASSERT(view.header.lsn < limit_);
       batch_.emplace(view.body, view.header.lsn, view.header.event_count);
-      return true;
+      return Step::record;
     }
-    CAIRN_ASSIGN_OR_RETURN(bool again, after_stop(sealed, readable_end));
-    if (!again) {
-      return false;
+    CAIRN_ASSIGN_OR_RETURN(Step step, after_stop(sealed, readable_end));
+    if (step != Step::record) {
+      return step;
     }
   }
-  return false;
+  return Step::end;
 }
 
 // The scanner stopped without a record: read more when the window ended
 // before the readable bytes, move on at a sealed segment's end marker, and
-// report anything else as damage. Returns whether to scan again.
-Result<bool> SegmentReader::after_stop(bool sealed, std::uint64_t readable_end) {
+// report anything else as damage. Returns Step::record to scan again.
+// Returning before any change (Step::hold) leaves the scanner stopped where
+// it was, so the next call comes back here.
+Result<SegmentReader::Step> SegmentReader::after_stop(bool sealed, std::uint64_t readable_end) {
   const format::ScanStop stop = scanner_->stop();
   const bool more_to_read = buffer_position_ + window_.size() < readable_end;
+  const bool refill = more_to_read && (stop == format::ScanStop::short_data ||
+                                       stop == format::ScanStop::end_of_input);
+  if (refill && hold_window_) {
+    return Step::hold;
+  }
   if (stop == format::ScanStop::short_data && more_to_read) {
     // The record straddles the buffer: read again from its start, growing
     // the buffer to the record's size if needed.
@@ -186,16 +272,16 @@ Result<bool> SegmentReader::after_stop(bool sealed, std::uint64_t readable_end) 
     window_ = {};  // into buffer_, which the resize can move
     buffer_.resize(std::max(buffer_.size(), record));
     CAIRN_TRY(fill_buffer());
-    return true;
+    return Step::record;
   }
   if (stop == format::ScanStop::end_of_input && more_to_read) {
     park();
     CAIRN_TRY(fill_buffer());
-    return true;
+    return Step::record;
   }
   if (stop == format::ScanStop::sealed) {
     park();  // past the seal: the next pass moves to the next segment
-    return true;
+    return Step::record;
   }
   if (stop == format::ScanStop::zero_header && sealed) {
     // Zeros up to the seal slot: this segment has no more records. Its end
@@ -204,9 +290,21 @@ Result<bool> SegmentReader::after_stop(bool sealed, std::uint64_t readable_end) 
       return damage(*scanner_);
     }
     park();
-    return true;
+    return Step::record;
   }
   return damage(*scanner_);
 }
 
 }  // namespace cairn::engine
+
+namespace cairn {
+
+// The other readers hand out one event per call: their next() may move
+// their bytes, so a second event could invalidate the first view.
+Result<std::size_t> LogReader::next_many(std::span<EventView> out) {
+  CAIRN_ASSERT(!out.empty());  // 0 means the end of the log
+  CAIRN_ASSIGN_OR_RETURN(bool more, next(out[0]));
+  return std::size_t{more ? 1u : 0u};
+}
+
+}  // namespace cairn

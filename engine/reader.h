@@ -5,6 +5,7 @@
 
 #include <cairn/log.h>
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -26,10 +27,22 @@ class SegmentReader final : public LogReader {
                 std::function<std::uint64_t()> limit, IndexStore* indexes = nullptr);
 
   Result<bool> next(EventView& out) override;
+  Result<std::size_t> next_many(std::span<EventView> out) override;
 
  private:
-  Result<bool> next_record();
-  Result<bool> after_stop(bool sealed, std::uint64_t readable_end);
+  // What next_record() found: a batch (in batch_), the end of the readable
+  // log, or the need to move the window while views into it are out (only
+  // while hold_window_ is set: next_many() returns what it has first).
+  enum class Step : std::uint8_t { record, end, hold };
+  Result<Step> next_record();
+  Result<Step> after_stop(bool sealed, std::uint64_t readable_end);
+  // Hands out the current batch's events from from_lsn_ on into out; returns
+  // how many.
+  std::size_t drain_batch(std::span<EventView> out);
+  // The fast path: a run of records verified in one scanner call, and the
+  // events of those records handed out.
+  bool refill_run();
+  std::size_t take_run(std::span<EventView> out);
   // The scan position: the live scanner's while there is one (it advances
   // with every record), else where the last one stopped.
   const format::ScanState& state() const { return scanner_ ? scanner_->state() : state_; }
@@ -56,6 +69,15 @@ class SegmentReader final : public LogReader {
   std::span<const std::byte> window_;
   std::uint64_t buffer_position_ = 0;  // segment position of window_[0]
   std::optional<format::BatchReader> batch_;
+  // Records the scanner verified ahead in one run (refill_run), not yet
+  // handed out: run_[run_at_, run_size_). They point into window_, which
+  // does not move until they are all out (next_record runs only then).
+  std::array<format::RecordView, 32> run_{};
+  std::size_t run_at_ = 0;
+  std::size_t run_size_ = 0;
+  // Set by next_many() once it has handed out a view: the window (a mapping
+  // or buffer_) must not move until the caller has seen them.
+  bool hold_window_ = false;
 };
 
 }  // namespace cairn::engine

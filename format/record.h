@@ -169,6 +169,7 @@ class BatchReader {
  public:
   BatchReader(std::span<const std::byte> body, std::uint64_t first_lsn, std::uint32_t event_count);
   bool next(EventView& out);
+  bool done() const { return remaining_ == 0; }
   std::string_view stream() const;
   std::uint64_t first_version() const { return load_u64(body_.data()); }
 

@@ -89,7 +89,7 @@ bool RecordScanner::fail(ScanStop stop, const char* detail) {
   return false;
 }
 
-bool RecordScanner::next(RecordView& out) {
+[[gnu::always_inline]] inline bool RecordScanner::scan(RecordView& out) {
   if (stop_ != ScanStop::none) {
     return false;
   }
@@ -166,6 +166,16 @@ bool RecordScanner::next(RecordView& out) {
   state_.chain = inline_hash::chain_step(state_.chain, h.header_checksum);
   state_.record_count += 1;
   return true;
+}
+
+bool RecordScanner::next(RecordView& out) { return scan(out); }
+
+std::size_t RecordScanner::next_run(std::span<RecordView> out) {
+  std::size_t n = 0;
+  while (n < out.size() && scan(out[n])) {
+    ++n;
+  }
+  return n;
 }
 
 // The end marker of a full segment: zeros from the last record up to the

@@ -69,6 +69,11 @@ class RecordScanner {
   // Yields the next verified record (batches and the seal) and returns true;
   // returns false once stopped (see stop()).
   bool next(RecordView& out);
+  // next() into each of `out` in turn, until out is full or next() returns
+  // false: returns how many records it yielded. The same checks and stops
+  // as next(), in one call: a reader that hands out many events per call
+  // saves the per-record call (bench/RESULTS.md, session 9).
+  std::size_t next_run(std::span<RecordView> out);
 
   ScanStop stop() const { return stop_; }
   // Where the scan is: after a stop, the position of the record it could not
@@ -77,6 +82,7 @@ class RecordScanner {
   const char* detail() const { return detail_; }
 
  private:
+  bool scan(RecordView& out);  // next()'s body, inlined into next() and next_run()
   bool fail(ScanStop stop, const char* detail);
   void prefetch_ahead(std::size_t at);
   bool accept_seal(const RecordView& view);

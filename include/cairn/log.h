@@ -139,6 +139,18 @@ class LogReader {
   // Fills `out` with the next event and returns true; false at the end of the
   // durable log; an error on damage (never a damaged event).
   virtual Result<bool> next(EventView& out) = 0;
+
+  // Fills the front of `out` (not empty) with the next events and returns
+  // how many: at least one while events remain, 0 at the end of the durable log, an error
+  // on damage (the events before the damage come first, in an earlier call).
+  // All the views stay valid until the next call of next() or next_many():
+  // the same contract as next(), for up to out.size() events at a time. A
+  // replay that hands out events in bulk skips the per-event call and the
+  // reader's per-call checks (bench/RESULTS.md, session 9). The global
+  // forward reader (read_from) fills up to out.size() events, stopping early
+  // only where it must move to other bytes (a new segment, a new buffer);
+  // the other readers return one event per call.
+  virtual Result<std::size_t> next_many(std::span<EventView> out);
 };
 
 enum class Direction : std::uint8_t { forward, backward };

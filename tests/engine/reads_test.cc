@@ -16,6 +16,8 @@
 #include <iterator>
 #include <map>
 
+#include "format/layout.h"
+#include "format/names.h"
 #include "tests/support/test_log.h"
 
 using namespace cairn;
@@ -458,6 +460,11 @@ TEST_CASE("reads: forward reads through mapped sealed segments match what was ap
     CHECK(early_data == appended);
     const std::vector<Event> mapped_all = read_all(*log);
     CHECK(data_of(mapped_all) == appended);
+    for (std::size_t views : {1u, 5u, 256u}) {
+      auto reader = log->read_from(0);
+      REQUIRE(reader.has_value());
+      CHECK(drain_many(**reader, views) == mapped_all);  // views valid across segment ends
+    }
     for (std::uint64_t from : {1ull, 137ull, 401ull, 619ull}) {
       CHECK(data_of(read_all(*log, from)) ==
             std::vector<std::string>(appended.begin() + static_cast<long>(from), appended.end()));
@@ -467,6 +474,9 @@ TEST_CASE("reads: forward reads through mapped sealed segments match what was ap
     options.map_sealed_segments = false;
     auto unmapped = open_log(options);
     CHECK(read_all(*unmapped) == mapped_all);
+    auto reader = unmapped->read_from(0);
+    REQUIRE(reader.has_value());
+    CHECK(drain_many(**reader, 256) == mapped_all);
     REQUIRE(unmapped->close().ok());
   });
 }
@@ -505,7 +515,118 @@ TEST_CASE("reads: forward reads across read chunks, records straddling them, rec
   }
   CHECK(followed == appended);
   for (std::uint64_t from : {0ull, 5ull, 17ull, 31ull, 59ull}) {
-    CHECK(data_of(read_all(*log, from)) ==
-          std::vector<std::string>(appended.begin() + static_cast<long>(from), appended.end()));
+    const std::vector<std::string> want(appended.begin() + static_cast<long>(from), appended.end());
+    CHECK(data_of(read_all(*log, from)) == want);
+    // next_many() must end its call before a buffer refill or growth: the
+    // views it handed out point into that buffer.
+    for (std::size_t views : {2u, 64u}) {
+      auto reader = log->read_from(from);
+      REQUIRE(reader.has_value());
+      CHECK(data_of(drain_many(**reader, views)) == want);
+    }
   }
+}
+
+// next_many() against next(): multi-event batches (a start inside a batch,
+// fewer views than a batch holds), many segments, a reader that follows the
+// tail, and the number of calls (it must hand out many events per call, not
+// one). The stream reader, which keeps the default, returns one per call.
+TEST_CASE("reads: next_many hands out the events of next(), many per call, from any LSN") {
+  auto fs = std::make_shared<MemFileSystem>();
+  auto log = open_log(small_options(fs));
+  auto follower = log->read_from(0);
+  REQUIRE(follower.has_value());
+  std::vector<Event> followed;
+  std::vector<std::string> data;
+  for (int i = 0; i < 300; ++i) {
+    std::vector<NewEvent> batch;
+    const int events = 1 + i % 5;
+    for (int k = 0; k < events; ++k) {
+      data.push_back(payload(data.size(), 300 + (data.size() * 31) % 400));
+    }
+    for (auto it = data.end() - events; it != data.end(); ++it) {
+      batch.push_back(event(*it));
+    }
+    REQUIRE(log->append("s" + std::to_string(i % 4), ExpectedVersion::any(), batch).has_value());
+    if (i % 50 == 0) {
+      for (Event& e : drain_many(**follower, 7)) {
+        followed.push_back(std::move(e));
+      }
+    }
+  }
+  for (Event& e : drain_many(**follower, 7)) {
+    followed.push_back(std::move(e));
+  }
+  const std::vector<Event> all = read_all(*log);
+  REQUIRE(data_of(all) == data);
+  REQUIRE(log->stats().segment_count >= 5);
+  CHECK(followed == all);
+  for (std::uint64_t from : {0ull, 1ull, 2ull, 3ull, 301ull, 899ull, 900ull}) {
+    for (std::size_t views : {1u, 3u, 64u}) {
+      CAPTURE(from);
+      CAPTURE(views);
+      auto reader = log->read_from(from);
+      REQUIRE(reader.has_value());
+      std::size_t calls = 0;
+      const std::vector<Event> got = drain_many(**reader, views, &calls);
+      CHECK(got == read_all(*log, from));
+      // Full calls, plus at most one short call per segment end and the
+      // final empty one.
+      const std::size_t most = got.size() / views + log->stats().segment_count + 2;
+      CHECK(calls <= most);
+    }
+  }
+  ReadOptions stream;
+  stream.stream = "s1";
+  auto reader = log->read(stream);
+  REQUIRE(reader.has_value());
+  std::size_t calls = 0;
+  const std::vector<Event> s1 = drain_many(**reader, 64, &calls);
+  CHECK(s1.size() > 100);
+  CHECK(calls == s1.size() + 1);
+  ReadOptions again;
+  again.stream = "s1";
+  auto by_next = log->read(again);
+  REQUIRE(by_next.has_value());
+  CHECK(drain(**by_next) == s1);
+}
+
+// Damage after some events: next_many() hands out the events before it,
+// then reports the damage, and keeps reporting it (never a damaged event).
+TEST_CASE("reads: next_many stops before damage and then reports it") {
+  auto fs = std::make_shared<MemFileSystem>();
+  auto log = open_log(small_options(fs));
+  std::vector<std::string> data;
+  for (int i = 0; i < 400; ++i) {
+    data.push_back(payload(i, 100));
+    append_one(*log, "s", data.back());
+  }
+  REQUIRE(log->stats().segment_count >= 2);
+  // A byte in the middle of the first (sealed) segment, inside some record.
+  const std::string path = format::join_path(kDir, format::segment_file_name(0));
+  REQUIRE(fs->corrupt(path, 32 << 10, "X").ok());
+  auto reader = log->read_from(0);
+  REQUIRE(reader.has_value());
+  std::vector<EventView> views(64);
+  std::vector<std::string> got;
+  Result<std::size_t> n = std::size_t{0};
+  while (true) {
+    n = (*reader)->next_many(views);
+    if (!n.has_value() || *n == 0) {
+      break;
+    }
+    for (std::size_t i = 0; i < *n; ++i) {
+      got.emplace_back(views[i].data);
+    }
+  }
+  REQUIRE(!n.has_value());
+  CHECK(n.error().code() == Errc::corruption);
+  CHECK(n.error().to_string().find(path) != std::string::npos);
+  CHECK(got.size() > 100);  // the events before the damaged record
+  CHECK(got.size() < 300);
+  CHECK(got ==
+        std::vector<std::string>(data.begin(), data.begin() + static_cast<long>(got.size())));
+  auto again = (*reader)->next_many(views);
+  REQUIRE(!again.has_value());
+  CHECK(again.error().code() == Errc::corruption);
 }

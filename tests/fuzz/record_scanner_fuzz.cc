@@ -23,7 +23,9 @@
 //     zero_header (a reader that feeds bytes in pieces sees the same log).
 //  7. Resuming from the state after the first record, with only the bytes
 //     from there on, yields the same remaining records and stop.
-//  8. probe_later_records never crashes; from the first position it finds
+//  8. next_run() in runs of 1-5 records yields the records next() yields
+//     and ends with the same stop and state.
+//  9. probe_later_records never crashes; from the first position it finds
 //     at least the records the scan yielded; what it reports lies inside
 //     the input; all-zero bytes hold no record.
 #include <cstddef>
@@ -325,7 +327,32 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
 
-  // 8. The probe.
+  // 8. Runs (next_run, what the reader's replay uses) yield what next()
+  // yields, record for record, and stop where it stops.
+  {
+    format::RecordScanner runs(all, kStart, seed, base_lsn, from, limit, segment_bytes);
+    std::vector<format::RecordView> run(1 + cut_256ths % 5);
+    std::size_t i = 0;
+    while (true) {
+      const std::size_t got = runs.next_run(run);
+      FUZZ_CHECK(got <= run.size());
+      for (std::size_t k = 0; k < got; ++k, ++i) {
+        FUZZ_CHECK(i < full.records.size());
+        FUZZ_CHECK(run[k].position == full.records[i].position);
+        FUZZ_CHECK(run[k].header.header_checksum == full.records[i].header_checksum);
+      }
+      if (got < run.size()) {
+        break;
+      }
+    }
+    FUZZ_CHECK(i == full.records.size());
+    FUZZ_CHECK(runs.stop() == full.stop);
+    FUZZ_CHECK(runs.state().position == full.state.position);
+    FUZZ_CHECK(runs.state().chain == full.state.chain);
+    FUZZ_CHECK(runs.next_run(run) == 0);
+  }
+
+  // 9. The probe.
   const std::uint64_t end = kStart + seg.size();
   const format::LaterRecords found = format::probe_later_records(all, kStart, kStart, seed);
   FUZZ_CHECK(found.count >= full.records.size());

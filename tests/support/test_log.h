@@ -95,6 +95,31 @@ inline std::vector<Event> drain(LogReader& reader) {
   return out;
 }
 
+// Everything `reader` yields through next_many() with `views` views per
+// call. Each call's views are copied only after the call returns, so a view
+// into bytes the reader moved away from within the call shows up as wrong
+// data (or as a use after free under ASan). `calls` counts the calls.
+inline std::vector<Event> drain_many(LogReader& reader, std::size_t views,
+                                     std::size_t* calls = nullptr) {
+  std::vector<Event> out;
+  std::vector<EventView> v(views);
+  while (true) {
+    auto got = reader.next_many(v);
+    REQUIRE_MESSAGE(got.has_value(), got.status().to_string());
+    REQUIRE(*got <= views);
+    if (calls != nullptr) {
+      ++*calls;
+    }
+    if (*got == 0) {
+      break;
+    }
+    for (std::size_t i = 0; i < *got; ++i) {
+      out.push_back(Event::from_view(v[i]));
+    }
+  }
+  return out;
+}
+
 inline std::vector<Event> read_all(Log& log, std::uint64_t from = 0) {
   auto reader = log.read_from(from);
   REQUIRE(reader.has_value());
