@@ -48,6 +48,7 @@ class LogImpl final : public Log {
   ~LogImpl() override { close().ignore(); }
 
   Status open();
+  Status open_locked();
 
   Result<AppendResult> append(std::string_view stream, ExpectedVersion expected,
                               std::span<const NewEvent> events, Durability durability) override {
@@ -146,7 +147,21 @@ Status LogImpl::open() {
     // The new directory's own name must survive a power loss too.
     CAIRN_TRY(fs_->sync_dir(format::parent_path(dir)));
   }
-  CAIRN_ASSIGN_OR_RETURN(lock_, fs_->lock(format::join_path(dir, format::kLockFileName)));
+  const std::string lock_path = format::join_path(dir, format::kLockFileName);
+  CAIRN_ASSIGN_OR_RETURN(bool had_lock_file, fs_->exists(lock_path));
+  CAIRN_ASSIGN_OR_RETURN(lock_, fs_->lock(lock_path));
+  Status opened = open_locked();
+  if (!opened.ok() && !had_lock_file) {
+    // Leave a directory this open refused (not a log, no log, damage) as
+    // it was: without the lock file it created. Removed while still held.
+    fs_->remove(lock_path).ignore();
+  }
+  return opened;
+}
+
+// The rest of open(), under the directory's lock.
+Status LogImpl::open_locked() {
+  const std::string& dir = options_.directory;
   store_ = std::make_unique<SegmentStore>(fs_, dir);
   recovery::RecoveryOptions ropt;
   ropt.directory = dir;

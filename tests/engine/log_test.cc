@@ -262,6 +262,9 @@ TEST_CASE("log: a directory holding other files is refused as not a Cairn log") 
   REQUIRE_FALSE(log.has_value());
   CHECK(log.error().code() == Errc::invalid_argument);
   CHECK(log.error().message().find("not a Cairn log") != std::string::npos);
+  // The refused directory is left as it was: no lock file.
+  CHECK_FALSE(*fs->exists(format::join_path(kDir, format::kLockFileName)));
+  CHECK(fs->list(kDir)->size() == 1);
 }
 
 // SPEC.md section 10: derived files left without a log (an operator who
@@ -296,6 +299,8 @@ TEST_CASE("log: a log of another format version is refused naming both versions"
   CHECK(log.error().code() == Errc::invalid_argument);
   CHECK(log.error().message().find("version 2") != std::string::npos);
   CHECK(log.error().message().find("version 1") != std::string::npos);
+  // The log's own lock file (there before this open) stays.
+  CHECK(*fs->exists(format::join_path(kDir, format::kLockFileName)));
 }
 
 TEST_CASE("log: create_if_missing=false refuses a missing directory with not_found") {
@@ -305,6 +310,12 @@ TEST_CASE("log: create_if_missing=false refuses a missing directory with not_fou
   auto log = Log::open(o);
   REQUIRE_FALSE(log.has_value());
   CHECK(log.error().code() == Errc::not_found);
+  // An empty directory: refused the same way, and left empty.
+  REQUIRE(fs->create_dir(kDir).ok());
+  log = Log::open(o);
+  REQUIRE_FALSE(log.has_value());
+  CHECK(log.error().code() == Errc::not_found);
+  CHECK(fs->list(kDir)->empty());
 }
 
 TEST_CASE("log: a wrong expected version writes nothing and names the actual version") {

@@ -301,6 +301,12 @@ TEST_CASE("usage errors exit 2 with one line on stderr") {
     CHECK(r.out == "");
   }
   CHECK(!std::filesystem::exists(tmp / "missing"));
+  CHECK(!std::filesystem::exists(tmp / "other/LOCK"));  // a refused directory is left as it was
+  // A value outside a fixed list is refused with the list.
+  CHECK(run({"read", dir, "--format", "xml"}).err.find("'xml' is not one of: text, jsonl") !=
+        std::string::npos);
+  CHECK(run({"append", dir, "--sync", "sometimes"}, "x\n")
+            .err.find("'sometimes' is not one of: sync, async, none") != std::string::npos);
   // Leading zeros are decimal: a segment file's name is its base LSN.
   const RunResult padded = run({"read", dir, "--from", "00000000000000000001", "--limit", "1"});
   CHECK(padded.code == 0);

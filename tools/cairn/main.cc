@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "commands.h"
 #include "common.h"
@@ -36,6 +37,40 @@ const CLI::Validator kDecimal(
     },
     "");
 
+// A value from a fixed list, refused with the list ("'sometimes' is not one
+// of: sync, async, none") instead of CLI11's own message ("Check sometimes
+// value in {sync,async,none} FAILED").
+CLI::Validator one_of(std::vector<std::string> names) {
+  std::string list;
+  for (const auto& name : names) {
+    list += (list.empty() ? "" : ", ") + name;
+  }
+  return CLI::Validator(
+      [names = std::move(names), list](std::string& text) -> std::string {
+        for (const auto& name : names) {
+          if (text == name) {
+            return "";
+          }
+        }
+        return "'" + text + "' is not one of: " + list;
+      },
+      "");
+}
+
+// --format: the name, refused with the list, else turned into the enum's
+// number, which CLI11 converts (CLI::CheckedTransformer did the same, with
+// its internal mapping in the message).
+const CLI::Validator kFormatNames(
+    [](std::string& text) -> std::string {
+      const auto it = kFormats.find(text);
+      if (it == kFormats.end()) {
+        return "'" + text + "' is not one of: text, jsonl";
+      }
+      text = std::to_string(static_cast<int>(it->second));
+      return "";
+    },
+    "");
+
 CLI::App* subcommand(CLI::App& app, const std::string& name, const std::string& about) {
   CLI::App* sub = app.add_subcommand(name, about);
   sub->footer(kExitCodesHelp);
@@ -44,7 +79,7 @@ CLI::App* subcommand(CLI::App& app, const std::string& name, const std::string& 
 
 void add_format(CLI::App* sub, OutputFormat& format) {
   sub->add_option("--format", format, "Output format: text (default) or jsonl")
-      ->transform(CLI::CheckedTransformer(kFormats));
+      ->transform(kFormatNames);
 }
 
 CLI::App* add_append(CLI::App& app, AppendOptions& o) {
@@ -73,7 +108,7 @@ CLI::App* add_append(CLI::App& app, AppendOptions& o) {
                   "async (default): pipelined, an event is durable with its batch;\n"
                   "none: no fdatasync is requested per event; durability comes with the\n"
                   "next sync (forced every few thousand events, when stdin is idle, at EOF)")
-      ->check(CLI::IsMember({"sync", "async", "none"}));
+      ->check(one_of({"sync", "async", "none"}));
   sub->add_flag("--jsonl", o.jsonl,
                 "Each line is a JSON object: stream, type, id (32 hex digits or a UUID),\n"
                 "data (a string, or any JSON value stored as its JSON text), optional\n"
