@@ -806,6 +806,14 @@ TEST_CASE(
     CHECK(file_named());
     old_head_found(*log);
   };
+  // A frame changed on purpose gets its checksum again, so that only the
+  // engine's match against the log can refuse it.
+  const auto restamp_frame = [](std::byte* frame, std::uint64_t log_id) {
+    const std::size_t checked =
+        format::kStreamFilterFrameHeaderBytes + 8 * format::load_u64(frame + 24);
+    format::store_u64(frame + checked,
+                      format::xxh3({frame, checked}, format::kStreamFilterMagic ^ log_id));
+  };
   SUBCASE("a frame in the middle that does not match, and frames past the log's segments") {
     // As if segment 3 had been recovered into a tail and sealed again
     // differently: frames 0-2 still count, 3 and after come from the
@@ -822,10 +830,7 @@ TEST_CASE(
     const std::uint64_t log_id = before->log_id;
     std::byte* third = b.data() + before->frame_ends[2];
     format::store_u64(third + 16, format::load_u64(third + 16) ^ 1);  // its end chain
-    const std::size_t checked =
-        format::kStreamFilterFrameHeaderBytes + 8 * format::load_u64(third + 24);
-    format::store_u64(third + checked,
-                      format::xxh3({third, checked}, format::kStreamFilterMagic ^ log_id));
+    restamp_frame(third, log_id);
     const std::uint64_t end = before->segments.back().end_lsn;
     const std::vector<format::StreamFilterFrame> extra{{end, end + 10, 0x1234, {}},
                                                        {end + 10, end + 20, 0x5678, {}}};
@@ -917,11 +922,43 @@ TEST_CASE(
     REQUIRE((*file)->read_at(0, bytes).has_value());
     std::byte* frame = bytes.data() + format::kStreamFilterHeaderBytes;
     format::store_u64(frame + 16, format::load_u64(frame + 16) ^ 1);  // its end chain
-    const std::size_t checked =
-        format::kStreamFilterFrameHeaderBytes + 8 * format::load_u64(frame + 24);
-    const std::uint64_t seed = format::kStreamFilterMagic ^ format::load_u64(bytes.data() + 16);
-    format::store_u64(frame + checked, format::xxh3({frame, checked}, seed));
+    restamp_frame(frame, format::load_u64(bytes.data() + 16));
     REQUIRE((*file)->write_at(0, bytes).ok());
     none_used();
+  }
+  SUBCASE("a last frame whose end LSN alone is not its segment's") {
+    // Base LSN and end chain match; the end LSN one more (no frame after
+    // it, so the file decodes). The frame is not used, and the next save
+    // writes it again with the segment's end LSN.
+    auto bytes = mem->read_file(file_path);
+    REQUIRE(bytes.has_value());
+    std::vector<std::byte> b(std::as_bytes(std::span(*bytes)).begin(),
+                             std::as_bytes(std::span(*bytes)).end());
+    auto before = format::decode_stream_filters(b);
+    REQUIRE(before.has_value());
+    const std::size_t frames = before->segments.size();
+    REQUIRE(frames >= 2);
+    std::byte* last = b.data() + before->frame_ends[frames - 2];
+    REQUIRE(format::load_u64(last + 8) == before->segments.back().end_lsn);
+    format::store_u64(last + 8, format::load_u64(last + 8) + 1);
+    restamp_frame(last, before->log_id);
+    auto file = mem->open(file_path, io::OpenMode::read_write);
+    REQUIRE(file.has_value());
+    REQUIRE((*file)->write_at(0, b).ok());
+    {
+      auto log = open_log(options);
+      // That segment's filter comes from its index (which open may have
+      // loaded already); the others' from the file.
+      CHECK(loads_of_new_stream(*log) <= 1);
+      CHECK(file_named());  // "streams.filter: frame N does not match the log; ..."
+      old_head_found(*log);
+      REQUIRE(log->close().ok());
+    }
+    auto after = mem->read_file(file_path);
+    REQUIRE(after.has_value());
+    auto decoded = format::decode_stream_filters(std::as_bytes(std::span(*after)));
+    REQUIRE(decoded.has_value());
+    REQUIRE(decoded->segments.size() == frames);
+    CHECK(decoded->segments.back().end_lsn == before->segments.back().end_lsn);
   }
 }
