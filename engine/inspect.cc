@@ -91,7 +91,7 @@ std::string role_of(const std::string& name) {
 }
 
 Result<Listing> list_directory(io::FileSystem& fs, const std::string& dir) {
-  CAIRN_ASSIGN_OR_RETURN(auto names, fs.list(dir));
+  CAIRN_ASSIGN_OR_RETURN(auto names, recovery::list_log_directory(fs, dir));
   Listing out;
   for (const auto& name : names) {
     if (name == format::kMetaFileName) {

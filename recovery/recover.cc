@@ -3,6 +3,7 @@
 #include <cairn/assert.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <optional>
 
 #include "format/layout.h"
@@ -107,7 +108,7 @@ class Recovery {
 };
 
 Result<RecoveredLog> Recovery::run() {
-  CAIRN_ASSIGN_OR_RETURN(auto names, fs_.list(opt_.directory));
+  CAIRN_ASSIGN_OR_RETURN(auto names, list_log_directory(fs_, opt_.directory));
   const DirectoryListing listing = classify(names);
   if (!listing.has_meta) {
     if (listing.segments.empty() && listing.other.empty()) {
@@ -386,6 +387,14 @@ Status Recovery::copy_to_broken(const SegmentInfo& info, const io::File& file, s
 Result<RecoveredLog> recover(io::FileSystem& fs, const RecoveryOptions& options) {
   Recovery recovery(fs, options);
   return recovery.run();
+}
+
+Result<std::vector<std::string>> list_log_directory(io::FileSystem& fs, const std::string& dir) {
+  auto names = fs.list(dir);
+  if (!names && names.error().sys_errno() == ENOTDIR) {
+    return Status::in_file(Errc::invalid_argument, dir, "not a directory (a log is a directory)");
+  }
+  return names;
 }
 
 }  // namespace cairn::recovery

@@ -60,4 +60,9 @@ struct RecoveredLog {
 
 Result<RecoveredLog> recover(io::FileSystem& fs, const RecoveryOptions& options);
 
+// The names in a log directory. A path that is not a directory (a file given
+// where a log is expected) is refused with invalid_argument, a usage error,
+// instead of the I/O error ENOTDIR would otherwise become.
+Result<std::vector<std::string>> list_log_directory(io::FileSystem& fs, const std::string& dir);
+
 }  // namespace cairn::recovery

@@ -303,6 +303,16 @@ TEST_CASE("log: a log of another format version is refused naming both versions"
   CHECK(*fs->exists(format::join_path(kDir, format::kLockFileName)));
 }
 
+TEST_CASE("log: a file given as the directory is refused with invalid_argument") {
+  auto fs = std::make_shared<MemFileSystem>();
+  REQUIRE(fs->open(kDir, io::OpenMode::create).has_value());
+  auto log = Log::open(small_options(fs));
+  REQUIRE_FALSE(log.has_value());
+  CHECK(log.error().code() == Errc::invalid_argument);
+  CHECK(log.error().to_string().find("not a directory") != std::string::npos);
+  CHECK(log.error().to_string().find(kDir) != std::string::npos);
+}
+
 TEST_CASE("log: create_if_missing=false refuses a missing directory with not_found") {
   auto fs = std::make_shared<MemFileSystem>();
   LogOptions o = small_options(fs);
