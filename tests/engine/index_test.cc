@@ -806,6 +806,24 @@ TEST_CASE(
     CHECK(file_named());
     old_head_found(*log);
   };
+  // The file as saved now, decoded (it must decode).
+  const auto saved_filters = [&] {
+    auto bytes = mem->read_file(file_path);
+    REQUIRE(bytes.has_value());
+    auto decoded = format::decode_stream_filters(std::as_bytes(std::span(*bytes)));
+    REQUIRE(decoded.has_value());
+    return std::move(*decoded);
+  };
+  // An open that names the file in a notice, reads at most `most_loads`
+  // indexes for a new stream, finds the old stream's head, and closes
+  // (saving the file again).
+  const auto open_noticing = [&](std::uint64_t most_loads) {
+    auto log = open_log(options);
+    CHECK(loads_of_new_stream(*log) <= most_loads);
+    CHECK(file_named());
+    old_head_found(*log);
+    REQUIRE(log->close().ok());
+  };
   // A frame changed on purpose gets its checksum again, so that only the
   // engine's match against the log can refuse it.
   const auto restamp_frame = [](std::byte* frame, std::uint64_t log_id) {
@@ -848,13 +866,10 @@ TEST_CASE(
       old_head_found(*log);
       REQUIRE(log->close().ok());
     }
-    auto after_bytes = mem->read_file(file_path);
-    REQUIRE(after_bytes.has_value());
-    auto after = format::decode_stream_filters(std::as_bytes(std::span(*after_bytes)));
-    REQUIRE(after.has_value());
-    CHECK(after->stopped.empty());
-    CHECK(after->segments.size() == frames);  // the two extra frames are gone
-    CHECK(after->segments[3] == before->segments[3]);
+    const auto after = saved_filters();
+    CHECK(after.stopped.empty());
+    CHECK(after.segments.size() == frames);  // the two extra frames are gone
+    CHECK(after.segments[3] == before->segments[3]);
     auto log = open_log(options);
     CHECK(loads_of_new_stream(*log) == 0);
   }
@@ -867,18 +882,9 @@ TEST_CASE(
     REQUIRE(size.has_value());
     const std::byte junk[10] = {std::byte{1}, std::byte{2}, std::byte{3}};
     REQUIRE((*file)->write_at(*size, junk).ok());
-    {
-      auto log = open_log(options);
-      CHECK(loads_of_new_stream(*log) == 0);
-      CHECK(file_named());  // "streams.filter: frame N at byte B: ..."
-      REQUIRE(log->close().ok());
-    }
-    auto now = mem->read_file(file_path);
-    REQUIRE(now.has_value());
-    CHECK(now->size() == *size);
-    auto decoded = format::decode_stream_filters(std::as_bytes(std::span(*now)));
-    REQUIRE(decoded.has_value());
-    CHECK(decoded->stopped.empty());
+    open_noticing(0);  // "streams.filter: frame N at byte B: ..."
+    CHECK(mem->read_file(file_path)->size() == *size);
+    CHECK(saved_filters().stopped.empty());
   }
   SUBCASE("a save torn inside its last frame") {
     // The frames before it still count: only the last sealed segment's
@@ -888,20 +894,11 @@ TEST_CASE(
     auto size = (*file)->size();
     REQUIRE(size.has_value());
     REQUIRE((*file)->truncate(*size - 5).ok());
-    {
-      auto log = open_log(options);
-      CHECK(loads_of_new_stream(*log) <= 2);
-      CHECK(file_named());  // "streams.filter: frame N at byte B: ..."
-      old_head_found(*log);
-      REQUIRE(log->close().ok());
-    }
-    auto bytes = mem->read_file(file_path);
-    REQUIRE(bytes.has_value());
-    auto decoded = format::decode_stream_filters(std::as_bytes(std::span(*bytes)));
-    REQUIRE(decoded.has_value());
-    CHECK(decoded->stopped.empty());
+    open_noticing(2);  // "streams.filter: frame N at byte B: ..."
+    const auto decoded = saved_filters();
+    CHECK(decoded.stopped.empty());
     auto log = open_log(options);
-    CHECK(decoded->segments.size() == log->stats().segment_count - 1);
+    CHECK(decoded.segments.size() == log->stats().segment_count - 1);
     CHECK(loads_of_new_stream(*log) == 0);
   }
   SUBCASE("a damaged file") {
@@ -945,20 +942,11 @@ TEST_CASE(
     auto file = mem->open(file_path, io::OpenMode::read_write);
     REQUIRE(file.has_value());
     REQUIRE((*file)->write_at(0, b).ok());
-    {
-      auto log = open_log(options);
-      // That segment's filter comes from its index (which open may have
-      // loaded already); the others' from the file.
-      CHECK(loads_of_new_stream(*log) <= 1);
-      CHECK(file_named());  // "streams.filter: frame N does not match the log; ..."
-      old_head_found(*log);
-      REQUIRE(log->close().ok());
-    }
-    auto after = mem->read_file(file_path);
-    REQUIRE(after.has_value());
-    auto decoded = format::decode_stream_filters(std::as_bytes(std::span(*after)));
-    REQUIRE(decoded.has_value());
-    REQUIRE(decoded->segments.size() == frames);
-    CHECK(decoded->segments.back().end_lsn == before->segments.back().end_lsn);
+    // That segment's filter comes from its index (which open may have
+    // loaded already); the others' from the file.
+    open_noticing(1);  // "streams.filter: frame N does not match the log; ..."
+    const auto decoded = saved_filters();
+    REQUIRE(decoded.segments.size() == frames);
+    CHECK(decoded.segments.back().end_lsn == before->segments.back().end_lsn);
   }
 }
