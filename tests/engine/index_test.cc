@@ -806,11 +806,22 @@ TEST_CASE(
     CHECK(file_named());
     old_head_found(*log);
   };
-  // The file as saved now, decoded (it must decode).
-  const auto saved_filters = [&] {
+  // The file's bytes now, to change and write back with write_back().
+  const auto file_bytes = [&] {
     auto bytes = mem->read_file(file_path);
     REQUIRE(bytes.has_value());
-    auto decoded = format::decode_stream_filters(std::as_bytes(std::span(*bytes)));
+    const auto all = std::as_bytes(std::span(*bytes));
+    return std::vector<std::byte>(all.begin(), all.end());
+  };
+  const auto write_back = [&](std::span<const std::byte> bytes) {
+    auto file = mem->open(file_path, io::OpenMode::read_write);
+    REQUIRE(file.has_value());
+    REQUIRE((*file)->write_at(0, bytes).ok());
+    REQUIRE((*file)->sync_data().ok());
+  };
+  // The file as saved now, decoded (it must decode).
+  const auto saved_filters = [&] {
+    auto decoded = format::decode_stream_filters(file_bytes());
     REQUIRE(decoded.has_value());
     return std::move(*decoded);
   };
@@ -837,10 +848,7 @@ TEST_CASE(
     // differently: frames 0-2 still count, 3 and after come from the
     // indexes, and the next save cuts the file at frame 3 (dropping the
     // two frames of segments the log does not have) and appends.
-    auto bytes = mem->read_file(file_path);
-    REQUIRE(bytes.has_value());
-    std::vector<std::byte> b(std::as_bytes(std::span(*bytes)).begin(),
-                             std::as_bytes(std::span(*bytes)).end());
+    std::vector<std::byte> b = file_bytes();
     auto before = format::decode_stream_filters(b);
     REQUIRE(before.has_value());
     const std::size_t frames = before->segments.size();
@@ -853,10 +861,7 @@ TEST_CASE(
     const std::vector<format::StreamFilterFrame> extra{{end, end + 10, 0x1234, {}},
                                                        {end + 10, end + 20, 0x5678, {}}};
     format::append_stream_filter_frames(log_id, extra, b);
-    auto file = mem->open(file_path, io::OpenMode::read_write);
-    REQUIRE(file.has_value());
-    REQUIRE((*file)->write_at(0, b).ok());
-    REQUIRE((*file)->sync_data().ok());
+    write_back(b);
     {
       auto log = open_log(options);
       const std::uint64_t loads = loads_of_new_stream(*log);
@@ -927,10 +932,7 @@ TEST_CASE(
     // Base LSN and end chain match; the end LSN one more (no frame after
     // it, so the file decodes). The frame is not used, and the next save
     // writes it again with the segment's end LSN.
-    auto bytes = mem->read_file(file_path);
-    REQUIRE(bytes.has_value());
-    std::vector<std::byte> b(std::as_bytes(std::span(*bytes)).begin(),
-                             std::as_bytes(std::span(*bytes)).end());
+    std::vector<std::byte> b = file_bytes();
     auto before = format::decode_stream_filters(b);
     REQUIRE(before.has_value());
     const std::size_t frames = before->segments.size();
@@ -939,9 +941,7 @@ TEST_CASE(
     REQUIRE(format::load_u64(last + 8) == before->segments.back().end_lsn);
     format::store_u64(last + 8, format::load_u64(last + 8) + 1);
     restamp_frame(last, before->log_id);
-    auto file = mem->open(file_path, io::OpenMode::read_write);
-    REQUIRE(file.has_value());
-    REQUIRE((*file)->write_at(0, b).ok());
+    write_back(b);
     // That segment's filter comes from its index (which open may have
     // loaded already); the others' from the file.
     open_noticing(1);  // "streams.filter: frame N does not match the log; ..."
