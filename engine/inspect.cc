@@ -1156,8 +1156,41 @@ std::string index_summary(const std::vector<SegmentStat>& segments) {
 
 }  // namespace
 
+namespace {
+
+// stat() of a log recovery refuses: what the directory holds, and why.
+Result<StatInfo> damaged_stat(const std::string& directory, const Status& damage) {
+  CAIRN_ASSIGN_OR_RETURN(auto fs, read_only_fs());
+  CAIRN_ASSIGN_OR_RETURN(Listing listing, list_directory(*fs, directory));
+  StatInfo s;
+  s.damage = damage;
+  s.layout_only = true;
+  if (listing.has_meta) {
+    auto meta = read_meta(*fs, format::join_path(directory, format::kMetaFileName));
+    if (meta) {
+      s.meta = *meta;
+    }
+  }
+  s.recovery_point_present = listing.has_recovery_point;
+  s.other_files = listing.others;
+  for (const auto& [base_lsn, name] : listing.segments) {
+    CAIRN_ASSIGN_OR_RETURN(auto file,
+                           fs->open(format::join_path(directory, name), io::OpenMode::read_only));
+    CAIRN_ASSIGN_OR_RETURN(std::uint64_t bytes, file->size());
+    s.segments.push_back({name, bytes, base_lsn, 0, false, IndexState::not_checked});
+    s.file_bytes += bytes;
+  }
+  return s;
+}
+
+}  // namespace
+
 Result<StatInfo> stat(const std::string& directory) {
-  CAIRN_ASSIGN_OR_RETURN(auto snapshot, open_snapshot(directory));
+  auto opened = open_snapshot(directory);
+  if (!opened && opened.error().code() == Errc::corruption) {
+    return damaged_stat(directory, opened.error());
+  }
+  CAIRN_ASSIGN_OR_RETURN(auto snapshot, std::move(opened));
   CAIRN_ASSIGN_OR_RETURN(auto fs, read_only_fs());
   CAIRN_ASSIGN_OR_RETURN(Listing listing, list_directory(*fs, directory));
   StatInfo s;
@@ -1179,8 +1212,13 @@ Result<StatInfo> stat(const std::string& directory) {
   auto reader = snapshot->read_from(0);
   EventView e;
   while (true) {
-    CAIRN_ASSIGN_OR_RETURN(bool more, reader->next(e));
-    if (!more) {
+    Result<bool> more = reader->next(e);
+    if (!more && more.error().code() == Errc::corruption) {
+      s.damage = more.error();
+      break;
+    }
+    CAIRN_TRY(more.status());
+    if (!*more) {
       break;
     }
     ++s.event_count;

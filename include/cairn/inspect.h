@@ -338,9 +338,18 @@ struct StatInfo {
   std::string index_state;              // a one-line summary of the segments' index files
   std::vector<OtherFile> other_files;
   std::vector<std::string> report;
+  // The first damage (corruption: file and position), if any. Found while
+  // reading the events: the counts stop there. Found by recovery, which
+  // refuses the log: layout_only is set, and only the meta file, the
+  // segment files (name and size; base_lsn from the name, end_lsn 0, not
+  // sealed, index not_checked) and the other files are filled in.
+  std::optional<Status> damage;
+  bool layout_only = false;
 };
 
-// Reads the whole log (to count streams); corruption is an error.
+// Reads the whole log (to count streams). Damage is reported in `damage`,
+// with what could be counted before it; other failures (I/O, not a log, no
+// such directory) are errors.
 Result<StatInfo> stat(const std::string& directory);
 
 // --- reading without opening --------------------------------------------------

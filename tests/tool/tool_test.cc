@@ -338,6 +338,34 @@ TEST_CASE("stdout that cannot be written exits 4") {
   CHECK(lines_of(run({"read", dir}).out).size() == 5);  // written, though not acknowledged
 }
 
+// stat of a damaged log shows what it can and names the damage: the counts
+// up to a damaged record (exit 3), or only the files when recovery refuses
+// the log (a damaged meta file).
+TEST_CASE("stat of a damaged log: counts up to the damage, or the files, and exit 3") {
+  TempDir tmp;
+  const std::string dir = tmp / "log";
+  make_log(dir, 10);
+  const Json damaged = damage_record(dir, 4);
+  RunResult r = run({"stat", dir});
+  CHECK(r.code == 3);
+  CHECK(r.out.find("events: 4 (up to the first damage)") != std::string::npos);
+  CHECK(r.out.find("damage: corruption: " + dir + "/" + damaged["segment"].get<std::string>()) !=
+        std::string::npos);
+  CHECK(lines_of(r.err).size() == 1);
+  const Json j = jsonl(run({"stat", dir, "--format", "jsonl"}).out).at(0);
+  CHECK(j["events"] == 4);
+  CHECK(j["damage"].get<std::string>().starts_with("corruption: "));
+
+  flip_byte(dir + "/cairn.meta", 20);
+  r = run({"stat", dir});
+  CHECK(r.code == 3);
+  CHECK(r.out.find("log id: unknown") != std::string::npos);
+  CHECK(r.out.find("segments: 1 (") != std::string::npos);
+  CHECK(r.out.find("damage: corruption: " + dir + "/cairn.meta") != std::string::npos);
+  CHECK(r.out.find("events:") == std::string::npos);  // nothing counted
+  CHECK(r.err.find("cairn.meta") != std::string::npos);
+}
+
 // A retried event id is answered with the LSN it was first written at,
 // older than the events around it; every input line still gets its line.
 TEST_CASE("append --jsonl: a retried id prints its original LSN, and the lines after it theirs") {

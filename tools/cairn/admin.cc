@@ -121,7 +121,30 @@ void print_verify_json(const std::string& dir, const inspect::VerifySummary& s) 
   emit_json(j);
 }
 
+// A log recovery refuses: its files, then the damage (also on stderr, with
+// exit 3, by run_stat).
+void print_layout_text(const std::string& dir, const inspect::StatInfo& s) {
+  emit("log: " + dir);
+  // A log id is never 0 (SPEC.md section 3): 0 is a meta file not read.
+  emit(s.meta.log_id != 0 ? "log id: " + hex_u64(s.meta.log_id)
+                          : std::string("log id: unknown (the meta file does not decode)"));
+  emit(fmt::format("segments: {} ({} bytes)", s.segments.size(), s.file_bytes));
+  for (const auto& seg : s.segments) {
+    emit(fmt::format("  {}  {} bytes", seg.name, seg.file_bytes));
+  }
+  for (const auto& f : s.other_files) {
+    emit(fmt::format("file {}: {}", f.name, f.role));
+  }
+  emit("damage: " + s.damage->to_string());
+  emit("(recovery refuses this log: no event is counted; cairn verify " + dir +
+       " shows every damaged file)");
+}
+
 void print_stat_text(const std::string& dir, const inspect::StatInfo& s) {
+  if (s.layout_only) {
+    print_layout_text(dir, s);
+    return;
+  }
   emit("log: " + dir);
   emit(fmt::format("log id: {}", hex_u64(s.meta.log_id)));
   emit(fmt::format("format version: {}", s.meta.format_version));
@@ -134,8 +157,8 @@ void print_stat_text(const std::string& dir, const inspect::StatInfo& s) {
                          ? "present"
                          : inspect::index_state_name(seg.index)));
   }
-  emit(fmt::format("events: {}", s.event_count));
-  emit(fmt::format("streams: {}", s.stream_count));
+  emit(fmt::format("events: {}{}", s.event_count, s.damage ? " (up to the first damage)" : ""));
+  emit(fmt::format("streams: {}{}", s.stream_count, s.damage ? " (up to the first damage)" : ""));
   emit(fmt::format("durable LSN: {} (every LSN below it is durable)", s.durable_lsn));
   emit(s.recovery_point_present
            ? "last shutdown: clean (recovery.point present)"
@@ -148,9 +171,24 @@ void print_stat_text(const std::string& dir, const inspect::StatInfo& s) {
       emit(fmt::format("file {}: {}", f.name, f.role));
     }
   }
+  if (s.damage) {
+    emit("damage: " + s.damage->to_string());
+  }
 }
 
 void print_stat_json(const std::string& dir, const inspect::StatInfo& s) {
+  if (s.layout_only) {
+    Json segments = Json::array();
+    for (const auto& seg : s.segments) {
+      segments.push_back(Json{{"name", seg.name}, {"file_bytes", seg.file_bytes}});
+    }
+    emit_json(Json{{"directory", dir},
+                   {"log_id", hex_u64(s.meta.log_id)},
+                   {"segments", std::move(segments)},
+                   {"file_bytes", s.file_bytes},
+                   {"damage", s.damage->to_string()}});
+    return;
+  }
   Json segments = Json::array();
   for (const auto& seg : s.segments) {
     segments.push_back(Json{{"name", seg.name},
@@ -173,7 +211,8 @@ void print_stat_json(const std::string& dir, const inspect::StatInfo& s) {
                  {"durable_lsn", s.durable_lsn},
                  {"clean_shutdown", s.recovery_point_present},
                  {"torn_tail", s.torn_tail},
-                 {"index", s.index_state}});
+                 {"index", s.index_state},
+                 {"damage", s.damage ? s.damage->to_string() : ""}});
 }
 
 }  // namespace
@@ -225,7 +264,7 @@ int run_stat(const StatOptions& o) {
     print_stat_text(o.directory, *info);
   }
   std::fflush(stdout);
-  return kExitOk;
+  return info->damage ? report_error(*info->damage) : kExitOk;
 }
 
 }  // namespace cairn::tool

@@ -200,7 +200,8 @@ CLI::App* add_stat(CLI::App& app, StatOptions& o) {
   CLI::App* sub =
       subcommand(app, "stat",
                  "Segments, sizes, event and stream counts, durable LSN, index state and whether\n"
-                 "the last shutdown was clean (read-only).");
+                 "the last shutdown was clean (read-only). On damage it shows the counts up to\n"
+                 "it (or only the files, if recovery refuses the log), names it, and exits 3.");
   sub->add_option("DIR", o.directory, "Log directory")->required();
   add_format(sub, o.format);
   return sub;
