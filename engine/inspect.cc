@@ -1187,10 +1187,13 @@ Result<StatInfo> damaged_stat(const std::string& directory, const Status& damage
 
 Result<StatInfo> stat(const std::string& directory) {
   auto opened = open_snapshot(directory);
-  if (!opened && opened.error().code() == Errc::corruption) {
-    return damaged_stat(directory, opened.error());
+  if (!opened) {
+    if (opened.error().code() == Errc::corruption) {
+      return damaged_stat(directory, opened.error());
+    }
+    return opened.error();
   }
-  CAIRN_ASSIGN_OR_RETURN(auto snapshot, std::move(opened));
+  const std::unique_ptr<SnapshotImpl> snapshot = std::move(*opened);
   CAIRN_ASSIGN_OR_RETURN(auto fs, read_only_fs());
   CAIRN_ASSIGN_OR_RETURN(Listing listing, list_directory(*fs, directory));
   StatInfo s;
