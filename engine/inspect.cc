@@ -1154,10 +1154,6 @@ std::string index_summary(const std::vector<SegmentStat>& segments) {
          std::to_string(counts[2]) + " undecodable (the log rebuilds these on first use)";
 }
 
-}  // namespace
-
-namespace {
-
 // stat() of a log recovery refuses: what the directory holds, and why.
 Result<StatInfo> damaged_stat(const std::string& directory, const Status& damage) {
   CAIRN_ASSIGN_OR_RETURN(auto fs, read_only_fs());

@@ -146,14 +146,15 @@ Status LogImpl::open() {
     CAIRN_TRY(fs_->create_dir(dir));
     // The new directory's own name must survive a power loss too.
     CAIRN_TRY(fs_->sync_dir(format::parent_path(dir)));
-  } else {
-    // A file given as the directory: a usage error, before the lock file
-    // (whose path would go through it) is tried.
-    CAIRN_TRY(recovery::list_log_directory(*fs_, dir).status());
   }
   const std::string lock_path = format::join_path(dir, format::kLockFileName);
   CAIRN_ASSIGN_OR_RETURN(bool had_lock_file, fs_->exists(lock_path));
-  CAIRN_ASSIGN_OR_RETURN(lock_, fs_->lock(lock_path));
+  auto lock = fs_->lock(lock_path);
+  if (!lock) {
+    // ENOTDIR: a file was given as the directory, a usage error.
+    return recovery::refuse_non_directory(lock.error(), dir);
+  }
+  lock_ = std::move(*lock);
   Status opened = open_locked();
   if (!opened.ok() && !had_lock_file) {
     // Leave a directory this open refused (not a log, no log, damage) as

@@ -86,7 +86,7 @@ Result<std::size_t> SegmentReader::next_many(std::span<EventView> out) {
   hold_window_ = false;
   while (n < out.size()) {
     if (batch_) {
-      n += drain_batch(out.subspan(n));
+      n += hand_out(*batch_, out.subspan(n));
       if (n == out.size()) {
         break;  // the batch may hold more: keep it for the next call
       }
@@ -112,9 +112,9 @@ Result<std::size_t> SegmentReader::next_many(std::span<EventView> out) {
   return n;
 }
 
-std::size_t SegmentReader::drain_batch(std::span<EventView> out) {
+std::size_t SegmentReader::hand_out(format::BatchReader& batch, std::span<EventView> out) const {
   std::size_t n = 0;
-  while (n < out.size() && batch_->next(out[n])) {
+  while (n < out.size() && batch.next(out[n])) {
     n += out[n].lsn >= from_lsn_ ? 1 : 0;  // a seek lands on the batch holding from_lsn_
   }
   return n;
@@ -144,9 +144,7 @@ std::size_t SegmentReader::take_run(std::span<EventView> out) {
     }
     CAIRN_ASSERT(record.header.lsn < limit_);
     format::BatchReader batch(record.body, record.header.lsn, record.header.event_count);
-    while (n < out.size() && batch.next(out[n])) {
-      n += out[n].lsn >= from_lsn_ ? 1 : 0;
-    }
+    n += hand_out(batch, out.subspan(n));
     if (!batch.done()) {
       batch_.emplace(batch);  // out is full: the rest comes first next call
     }

@@ -36,9 +36,9 @@ class SegmentReader final : public LogReader {
   enum class Step : std::uint8_t { record, end, hold };
   Result<Step> next_record();
   Result<Step> after_stop(bool sealed, std::uint64_t readable_end);
-  // Hands out the current batch's events from from_lsn_ on into out; returns
-  // how many.
-  std::size_t drain_batch(std::span<EventView> out);
+  // Hands out `batch`'s next events from from_lsn_ on into out; returns how
+  // many.
+  std::size_t hand_out(format::BatchReader& batch, std::span<EventView> out) const;
   // The fast path: a run of records verified in one scanner call, and the
   // events of those records handed out.
   bool refill_run();

@@ -389,10 +389,17 @@ Result<RecoveredLog> recover(io::FileSystem& fs, const RecoveryOptions& options)
   return recovery.run();
 }
 
+Status refuse_non_directory(const Status& error, const std::string& dir) {
+  if (error.sys_errno() == ENOTDIR) {
+    return Status::in_file(Errc::invalid_argument, dir, "not a directory (a log is a directory)");
+  }
+  return error;
+}
+
 Result<std::vector<std::string>> list_log_directory(io::FileSystem& fs, const std::string& dir) {
   auto names = fs.list(dir);
-  if (!names && names.error().sys_errno() == ENOTDIR) {
-    return Status::in_file(Errc::invalid_argument, dir, "not a directory (a log is a directory)");
+  if (!names) {
+    return refuse_non_directory(names.error(), dir);
   }
   return names;
 }

@@ -60,9 +60,12 @@ struct RecoveredLog {
 
 Result<RecoveredLog> recover(io::FileSystem& fs, const RecoveryOptions& options);
 
-// The names in a log directory. A path that is not a directory (a file given
-// where a log is expected) is refused with invalid_argument, a usage error,
-// instead of the I/O error ENOTDIR would otherwise become.
+// A call on a log directory `dir` that failed with ENOTDIR (a file given
+// where a log is expected) becomes invalid_argument, a usage error, instead
+// of an I/O error; any other error is returned as it is.
+Status refuse_non_directory(const Status& error, const std::string& dir);
+
+// The names in a log directory, with refuse_non_directory applied.
 Result<std::vector<std::string>> list_log_directory(io::FileSystem& fs, const std::string& dir);
 
 }  // namespace cairn::recovery

@@ -57,20 +57,6 @@ CLI::Validator one_of(std::vector<std::string> names) {
       "");
 }
 
-// --format: the name, refused with the list, else turned into the enum's
-// number, which CLI11 converts (CLI::CheckedTransformer did the same, with
-// its internal mapping in the message).
-const CLI::Validator kFormatNames(
-    [](std::string& text) -> std::string {
-      const auto it = kFormats.find(text);
-      if (it == kFormats.end()) {
-        return "'" + text + "' is not one of: text, jsonl";
-      }
-      text = std::to_string(static_cast<int>(it->second));
-      return "";
-    },
-    "");
-
 CLI::App* subcommand(CLI::App& app, const std::string& name, const std::string& about) {
   CLI::App* sub = app.add_subcommand(name, about);
   sub->footer(kExitCodesHelp);
@@ -79,7 +65,11 @@ CLI::App* subcommand(CLI::App& app, const std::string& name, const std::string& 
 
 void add_format(CLI::App* sub, OutputFormat& format) {
   sub->add_option("--format", format, "Output format: text (default) or jsonl")
-      ->transform(kFormatNames);
+      ->transform(CLI::CheckedTransformer(kFormats).description(""))
+      // transform() puts a validator first: the name is checked (with the
+      // list in the refusal) before CheckedTransformer maps it (its own
+      // description, the internal mapping, is kept out of --help).
+      ->transform(one_of({"text", "jsonl"}));
 }
 
 CLI::App* add_append(CLI::App& app, AppendOptions& o) {
