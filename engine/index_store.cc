@@ -429,8 +429,12 @@ Status IndexStore::seal(Segment& segment, std::size_t ordinal) {
 
 Result<std::shared_ptr<SegmentIndex>> IndexStore::open_tail(Segment& segment,
                                                             const format::ScanState& end,
-                                                            std::shared_ptr<SegmentIndex> scanned) {
+                                                            std::shared_ptr<SegmentIndex> scanned,
+                                                            bool* from_file) {
   std::lock_guard lock(segment.index_mu);
+  if (from_file != nullptr) {
+    *from_file = false;
+  }
   if (scanned && scanned->end_position() == end.position && scanned->end_lsn() == end.next_lsn &&
       scanned->chain() == end.chain && scanned->base_lsn() == segment.base_lsn()) {
     segment.index = scanned;
@@ -442,6 +446,9 @@ Result<std::shared_ptr<SegmentIndex>> IndexStore::open_tail(Segment& segment,
     // records into a growable index from the file's entries.
     auto index = std::make_shared<SegmentIndex>(std::move(*loaded), /*growable=*/true);
     segment.index = index;
+    if (from_file != nullptr) {
+      *from_file = true;
+    }
     return index;
   }
   CAIRN_ASSIGN_OR_RETURN(auto index, rebuild(segment, end.position));

@@ -59,11 +59,18 @@ class IndexStore {
     std::uint64_t evictions = 0;
   };
   CacheStats cache_stats() const;
+  // True once load_stream_filters() has run (the file read, or tried).
+  bool stream_filters_loaded() const {
+    return stream_filters_tried_.load(std::memory_order_acquire);
+  }
   // The tail's index at open: `scanned` if recovery built it from its own
   // scan and it ends at `end`; else its file if it matches `end` (a clean
   // close wrote it); else rebuilt by scanning the records before end.position.
+  // `from_file` (if given) tells whether the index file on disk is the
+  // index returned, so that a close with nothing appended need not write it.
   Result<std::shared_ptr<SegmentIndex>> open_tail(Segment& segment, const format::ScanState& end,
-                                                  std::shared_ptr<SegmentIndex> scanned);
+                                                  std::shared_ptr<SegmentIndex> scanned,
+                                                  bool* from_file = nullptr);
   // Writes `index` as the segment's index file (tmp, fdatasync, rename).
   Status write(const Segment& segment, const SegmentIndex& index);
   // At a roll, for the segment just sealed: writes its index file and puts

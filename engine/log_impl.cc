@@ -3,6 +3,7 @@
 #include <cairn/assert.h>
 #include <cairn/log.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -52,6 +53,9 @@ class LogImpl final : public Log {
 
   Result<AppendResult> append(std::string_view stream, ExpectedVersion expected,
                               std::span<const NewEvent> events, Durability durability) override {
+    if (!recovery_point_removed_.load(std::memory_order_acquire)) {
+      CAIRN_TRY(remove_recovery_point());
+    }
     return committer_->append(stream, expected, events, durability);
   }
   Status wait_durable(std::uint64_t lsn_end) override { return committer_->wait_durable(lsn_end); }
@@ -89,6 +93,9 @@ class LogImpl final : public Log {
   Result<std::uint64_t> resolve_head(std::string_view stream);
   Result<std::uint64_t> find_head(std::string_view stream);
   void save_stream_filters(std::size_t min_new);
+  std::size_t sealed_count() const { return SegmentSet::sealed_prefix(*segments_.view()); }
+  Status remove_recovery_point();
+  bool unchanged_since_open(const format::ScanState& end, const Segment& tail) const;
   Result<std::string> stream_at(std::uint64_t lsn);
   Result<std::optional<std::uint64_t>> find_sealed_id(const EventId& id, std::size_t* checked);
   Result<std::vector<Event>> read_events(std::uint64_t lsn, std::size_t count);
@@ -107,6 +114,18 @@ class LogImpl final : public Log {
   // resolved from the events below it only: later index entries belong to
   // appends since open, which may still be in flight (not readable yet).
   std::uint64_t open_end_lsn_ = 0;
+  // The recovery point is removed by the first append, not by open (SPEC.md
+  // section 8): a log opened and closed with nothing appended writes
+  // nothing. recovery_point_valid_: open used a matching point, which stays
+  // true of the log until the first append. tail_index_saved_: the tail's
+  // index file on disk is the index open took.
+  std::atomic<bool> recovery_point_removed_{false};
+  std::mutex recovery_point_mu_;
+  bool recovery_point_valid_ = false;
+  bool tail_index_saved_ = false;
+  format::ScanState open_end_;
+  std::size_t sealed_at_open_ = 0;
+  std::uint64_t open_tail_base_lsn_ = 0;
   SegmentSet segments_;
   format::MetaRecord meta_;
   std::unique_ptr<GroupCommitter> committer_;
@@ -207,8 +226,11 @@ Status LogImpl::open_locked() {
     CAIRN_TRY(fs_->sync_dir(dir));
   }
   CAIRN_TRY(open_indexes(recovered, tail));
-  // From here on the tail may change, so a crash must lead to a scan.
-  CAIRN_TRY(store_->remove_recovery_point());
+  // The recovery point stays until the first append (remove_recovery_point).
+  recovery_point_valid_ = recovered.clean_shutdown;
+  open_end_ = tail.end;
+  sealed_at_open_ = sealed_count();
+  open_tail_base_lsn_ = tail.tail->base_lsn();
   open_end_lsn_ = tail.end.next_lsn;
   CommitterConfig config{meta_.log_id,
                          options_.segment_bytes,
@@ -289,12 +311,15 @@ Status LogImpl::open_indexes(const recovery::RecoveredLog& recovered, TailState&
       }
     }
   }
-  CAIRN_ASSIGN_OR_RETURN(tail.tail->index,
-                         indexes_->open_tail(*tail.tail, tail.end, std::move(scanned_tail_)));
+  CAIRN_ASSIGN_OR_RETURN(
+      tail.tail->index,
+      indexes_->open_tail(*tail.tail, tail.end, std::move(scanned_tail_), &tail_index_saved_));
   tail.last_time_ns = tail.tail->index->last_time_ns();
   auto before = segments_.find(tail.tail->base_lsn() == 0 ? 0 : tail.tail->base_lsn() - 1);
-  if (before && before != tail.tail) {
-    // An empty tail: times must not run backwards across the roll.
+  if (before && before != tail.tail && tail.end.next_lsn == tail.tail->base_lsn()) {
+    // An empty tail: times must not run backwards across the roll. (A tail
+    // with records has the log's last time itself; loading the previous
+    // segment's index for it cost every open an index read.)
     CAIRN_ASSIGN_OR_RETURN(auto index, indexes_->get(*before));
     tail.last_time_ns = std::max(tail.last_time_ns, index->last_time_ns());
   }
@@ -411,6 +436,33 @@ Result<std::uint64_t> LogImpl::resolve_head(std::string_view stream) {
   return head;
 }
 
+// From the first append on the tail may change, so a crash must lead to a
+// scan: the point goes (durably) before anything of that append is written.
+// Appends are the only writes to the tail; a roll happens only in one. A
+// failure fails this append, writes nothing, and the next append tries again.
+Status LogImpl::remove_recovery_point() {
+  std::lock_guard guard(recovery_point_mu_);
+  if (recovery_point_removed_.load(std::memory_order_relaxed)) {
+    return Status();
+  }
+  CAIRN_TRY(store_->remove_recovery_point());
+  recovery_point_removed_.store(true, std::memory_order_release);
+  return Status();
+}
+
+// True when the log is exactly as open found it, with a recovery point on
+// disk that says so: no append has run, so nothing was written.
+bool LogImpl::unchanged_since_open(const format::ScanState& end, const Segment& tail) const {
+  if (recovery_point_removed_.load(std::memory_order_acquire) || !recovery_point_valid_) {
+    return false;
+  }
+  // Appends are the only writers, and each removes the point first.
+  CAIRN_ASSERT(tail.base_lsn() == open_tail_base_lsn_ && end.position == open_end_.position &&
+               end.next_lsn == open_end_.next_lsn && end.chain == open_end_.chain &&
+               end.record_count == open_end_.record_count);
+  return true;
+}
+
 void LogImpl::save_stream_filters(std::size_t min_new) {
   if (Status s = indexes_->save_stream_filters(segments_, min_new); !s.ok()) {
     notice("could not save the stream filters (read from the indexes at next open): " +
@@ -479,13 +531,29 @@ Status LogImpl::close() {
     auto end = committer_->shut_down();
     if (end) {
       const auto tail = committer_->tail();
-      if (Status s = indexes_->write(*tail, *tail->index); !s.ok()) {
-        notice("could not write the tail's index (rebuilt at next open): " + s.to_string());
+      const bool unchanged = unchanged_since_open(*end, *tail);
+      if (!(unchanged && tail_index_saved_)) {
+        if (Status s = indexes_->write(*tail, *tail->index); !s.ok()) {
+          notice("could not write the tail's index (rebuilt at next open): " + s.to_string());
+        }
       }
       if (Status s = indexes_->save_id_filter(segments_); !s.ok()) {
         notice("could not save the id filter (filled again at next open): " + s.to_string());
       }
-      save_stream_filters(1);
+      // A session that never read streams.filter saves it only if it sealed
+      // segments (then it reads the file to append to it): the filters some
+      // reads left in memory are no reason to write the file whole again.
+      if (sealed_count() > sealed_at_open_) {
+        indexes_->load_stream_filters(segments_);
+      }
+      if (indexes_->stream_filters_loaded()) {
+        save_stream_filters(1);
+      }
+      if (unchanged) {
+        // The recovery point open found still describes the log.
+        lock_.reset();
+        return Status();
+      }
       format::RecoveryPoint point;
       point.log_id = meta_.log_id;
       point.tail_base_lsn = tail->base_lsn();

@@ -285,6 +285,8 @@ class Log {
 
   // Makes everything durable, records a clean shutdown and releases the
   // directory. Further calls fail with `closed`. The destructor calls it.
+  // A log nothing was appended to since open writes nothing at close: the
+  // clean shutdown open found still stands (SPEC.md section 8).
   virtual Status close() = 0;
 };
 

@@ -125,12 +125,26 @@ TEST_CASE(
     events = fill(*log, 12);
     REQUIRE(log->close().ok());
   }
+  std::string tail_index;  // the highest base LSN: zero-padded names sort
+  const auto names = mem->list(kDir).value();
+  for (const auto& name : names) {
+    if (name.ends_with(format::kIndexSuffix)) {
+      tail_index = std::max(tail_index, name);
+    }
+  }
+  const std::size_t tail_index_bytes = mem->read_file(format::join_path(kDir, tail_index))->size();
   auto counting = std::make_shared<CountingFileSystem>(mem);
   auto log = open_log(small_options(counting));
   const std::uint64_t read = counting->bytes_read;
   MESSAGE("open read " << read << " bytes of a log of " << events << " events in 13 segments");
   // A scan of even one 64 KiB segment would exceed this bound.
   CHECK(read < 13 * (format::kSegmentHeaderBytes + format::kSealRecordBytes) + 40'000);
+  // Exactly: the meta file, the recovery point, each segment's header and
+  // seal, and the tail's index; no sealed segment's index (the last one's
+  // was read at every open for its last time, which a tail with records has).
+  CHECK(read == format::kMetaBytes + format::kRecoveryPointBytes +
+                    13 * (format::kSegmentHeaderBytes + format::kSealRecordBytes) -
+                    format::kSealRecordBytes + tail_index_bytes);
   CHECK(log->next_lsn() == events);
 }
 
@@ -187,14 +201,26 @@ TEST_CASE(
   }
   // Every stream's head is found through the rebuilt indexes.
   CHECK(log->next_version("s3").value() == (events + 6) / 10);
+  // A read from an LSN inside each segment goes through its offset index.
+  for (std::uint64_t from = 0; from < events; from += 17) {
+    auto tail = read_all(*log, from);
+    REQUIRE(tail.size() == events - from);
+    CHECK(tail.front() == all[from]);
+  }
   auto rebuilt = fs->read_file(indexes[0]);
   REQUIRE(rebuilt.has_value());
   CHECK(*rebuilt == *original);
-  bool damaged_noticed = false;
-  for (const auto& n : notices) {
-    damaged_noticed = damaged_noticed || n.find("rebuilding") != std::string::npos;
-  }
-  CHECK(damaged_noticed);
+  CHECK(fs->read_file(indexes[1]).value() == *second);
+  auto noticed = [&](const std::string& path, const char* what) {
+    for (const auto& n : notices) {
+      if (n.starts_with(path) && n.find(what) != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  };
+  CHECK(noticed(indexes[1], "rebuilding it from the segment"));             // damaged
+  CHECK(noticed(indexes[2], "does not match its segment; rebuilding it"));  // stale
 }
 
 TEST_CASE("index: reading from any LSN gives the same events as a full scan") {

@@ -122,6 +122,124 @@ TEST_CASE("log: reopen after close returns every event and continues the LSNs") 
   }
 }
 
+// SPEC.md section 8: the recovery point goes at the first append, not at
+// open, so reading a log (a projection's rebuild, `cairn read`) changes no
+// file of it and leaves the next open as fast as this one.
+TEST_CASE("log: opening and closing a log without appending writes nothing") {
+  auto fs = std::make_shared<MemFileSystem>();
+  const std::string point = format::join_path(kDir, format::kRecoveryPointFileName);
+  {
+    auto log = open_log(small_options(fs));
+    for (int i = 0; i < 200; ++i) {
+      append_one(*log, "s" + std::to_string(i % 5), payload(i, 400));
+    }
+    REQUIRE(log->close().ok());
+  }
+  REQUIRE(segment_count(*fs) > 1);
+  const std::string point_bytes = fs->read_file(point).value();
+
+  SUBCASE("reads, stream heads and close: no operation on any file") {
+    const std::uint64_t ops = fs->op_count();
+    for (int round = 0; round < 2; ++round) {
+      auto log = open_log(small_options(fs));
+      CHECK(log->recovery_report().find("clean shutdown") != std::string::npos);
+      CHECK(read_all(*log).size() == 200);
+      CHECK(log->next_version("s3").value() == 40);
+      REQUIRE(log->close().ok());
+      CHECK(fs->op_count() == ops);
+    }
+    CHECK(fs->read_file(point).value() == point_bytes);
+  }
+  SUBCASE("a power cut after such an open finds the point again") {
+    {
+      auto log = open_log(small_options(fs));
+      CHECK(read_all(*log).size() == 200);
+      fs->cut_power();
+    }
+    fs->crash(CrashPolicy::tear_sectors, 3);
+    auto log = open_log(small_options(fs));
+    CHECK(log->recovery_report().find("clean shutdown") != std::string::npos);
+    CHECK(read_all(*log).size() == 200);
+  }
+  SUBCASE("a missing tail index is written again, the point is kept") {
+    auto names = fs->list(kDir).value();
+    std::string last_index;
+    for (const auto& name : names) {
+      if (name.ends_with(".idx")) {
+        last_index = std::max(last_index, name);  // zero-padded base LSNs sort
+      }
+    }
+    REQUIRE(!last_index.empty());
+    REQUIRE(fs->remove(format::join_path(kDir, last_index)).ok());
+    {
+      auto log = open_log(small_options(fs));
+      REQUIRE(log->close().ok());
+    }
+    CHECK(fs->exists(format::join_path(kDir, last_index)).value());
+    CHECK(fs->read_file(point).value() == point_bytes);
+    const std::uint64_t ops = fs->op_count();
+    auto log = open_log(small_options(fs));
+    CHECK(log->recovery_report().find("clean shutdown") != std::string::npos);
+    REQUIRE(log->close().ok());
+    CHECK(fs->op_count() == ops);
+  }
+  SUBCASE("the first append removes the point, durably, before it writes") {
+    auto log = open_log(small_options(fs));
+    CHECK(fs->exists(point).value());
+    append_one(*log, "s0", "after");
+    CHECK_FALSE(fs->exists(point).value());
+    SUBCASE("then a clean close writes a new one") {
+      REQUIRE(log->close().ok());
+      CHECK(fs->read_file(point).value() != point_bytes);
+      auto again = open_log(small_options(fs));
+      CHECK(again->recovery_report().find("clean shutdown") != std::string::npos);
+      CHECK(read_all(*again).size() == 201);
+    }
+    SUBCASE("then a power cut that keeps only synced bytes and names") {
+      fs->cut_power();
+      log.reset();
+      fs->crash(CrashPolicy::drop_unsynced, 4);
+      CHECK_FALSE(fs->exists(point).value());
+      auto again = open_log(small_options(fs));
+      CHECK(again->recovery_report().find("tail scanned") != std::string::npos);
+      CHECK(read_all(*again).size() == 201);
+    }
+  }
+  SUBCASE("a refused append also removes it, and close writes it again") {
+    auto log = open_log(small_options(fs));
+    auto r = log->append("s0", ExpectedVersion::exact(7), std::vector<NewEvent>{event("x")});
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code() == Errc::wrong_expected_version);
+    CHECK_FALSE(fs->exists(point).value());
+    REQUIRE(log->close().ok());
+    CHECK(fs->read_file(point).value() == point_bytes);
+  }
+}
+
+TEST_CASE("log: a failed removal of the recovery point fails that append, the next one works") {
+  auto mem = std::make_shared<MemFileSystem>();
+  {
+    auto log = open_log(small_options(mem));
+    append_one(*log, "s", "before");
+    REQUIRE(log->close().ok());
+  }
+  auto fault = std::make_shared<testing::FaultFileSystem>(mem, 5);
+  auto log = open_log(small_options(fault));
+  fault->fail_nth(testing::FaultFileSystem::Op::remove, 1);
+  auto r = log->append("s", ExpectedVersion::any(), std::vector<NewEvent>{event("lost")});
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code() == Errc::io_error);
+  CHECK(log->next_lsn() == 1);
+  CHECK(log->poison_cause().ok());
+  auto again = append_one(*log, "s", "after");
+  CHECK(again.first_lsn == 1);
+  REQUIRE(log->close().ok());
+  auto reopened = open_log(small_options(mem));
+  auto all = read_all(*reopened);
+  REQUIRE(all.size() == 2);
+  CHECK(all[1].data == "after");
+}
+
 TEST_CASE("log: after a power loss that drops unsynced data every synced event is there") {
   auto fs = std::make_shared<MemFileSystem>();
   {
