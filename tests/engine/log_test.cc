@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 
 #include "format/codec.h"
 #include "format/layout.h"
@@ -564,6 +565,45 @@ TEST_CASE("log: the real file system round-trips through close and reopen") {
   CHECK(log->stats().segment_count >= 2);
   REQUIRE(log->close().ok());
   std::filesystem::remove_all(dir);
+}
+
+// Decision 0020 on real files and default options (background segment
+// preparation included): an idle session leaves every file as it was.
+TEST_CASE("log: a session without appends changes no file on the posix and io_uring backends") {
+  for_each_real_backend(
+      "idle", [](const std::shared_ptr<io::FileSystem>& real, const std::filesystem::path& dir) {
+        LogOptions o;
+        o.directory = dir.string();
+        o.file_system = real;
+        o.segment_bytes = 8 << 20;  // 2500 events of 4000 bytes fill two
+        {
+          auto log = open_log(o);
+          for (int i = 0; i < 2500; ++i) {
+            append_one(*log, "s" + std::to_string(i % 5), payload(i, 4000), Durability::async);
+          }
+          REQUIRE(log->wait_durable(2500).ok());
+          REQUIRE(log->close().ok());
+        }
+        using Snapshot = std::map<std::string, std::pair<std::uintmax_t, std::int64_t>>;
+        auto snapshot = [&] {
+          Snapshot files;
+          for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+            files[entry.path().filename().string()] = {
+                entry.file_size(), entry.last_write_time().time_since_epoch().count()};
+          }
+          return files;
+        };
+        const Snapshot before = snapshot();
+        REQUIRE(before.count(format::kRecoveryPointFileName) == 1);
+        {
+          auto log = open_log(o);
+          CHECK(read_all(*log).size() == 2500);
+          CHECK(log->next_version("s1").value() == 500);
+          CHECK(log->stats().segment_count >= 2);
+          REQUIRE(log->close().ok());
+        }
+        CHECK(snapshot() == before);
+      });
 }
 
 TEST_CASE(
