@@ -257,6 +257,7 @@ Result<AppendResult> GroupCommitter::append(std::string_view stream, ExpectedVer
   }
   std::uint64_t first_version = 0;
   CAIRN_TRY(check_expected(stream, expected, &first_version));
+  CAIRN_TRY(prepare_first_write());
   CAIRN_TRY(stamp_times(events, stamped_));
   place(record_bytes);
   for (std::size_t i = 0; i < events.size(); ++i) {
@@ -284,6 +285,24 @@ Result<AppendResult> GroupCommitter::append(std::string_view stream, ExpectedVer
     CAIRN_TRY(wait_locked(lock, result.end_lsn()));
   }
   return result;
+}
+
+// Under mu_: the hook before the first write of this session, once. Its
+// failure poisons the log like a failed write (SPEC.md 9.5).
+Status GroupCommitter::prepare_first_write() {
+  if (first_write_prepared_ || !before_first_write_) {
+    return Status();
+  }
+  Status s = before_first_write_();
+  if (!s.ok()) {
+    poison_ = s;
+    durable_cv_.notify_all();
+    space_cv_.notify_all();
+    work_cv_.notify_all();
+    return s;
+  }
+  first_write_prepared_ = true;
+  return Status();
 }
 
 // Waits until `lsn_end` is durable. A waiter does not just sleep: when no

@@ -96,6 +96,15 @@ class GroupCommitter {
   GroupCommitter(const GroupCommitter&) = delete;
   GroupCommitter& operator=(const GroupCommitter&) = delete;
 
+  // Runs once, under the committer's lock, before the first append that
+  // will write anything (after its checks; never after shut_down()). A
+  // failure poisons the log: the log uses it to remove the recovery point,
+  // and a removal that may have half happened is not retried (SPEC.md 8).
+  // Set before the first append.
+  void set_before_first_write(std::function<Status()> hook) {
+    before_first_write_ = std::move(hook);
+  }
+
   Result<AppendResult> append(std::string_view stream, ExpectedVersion expected,
                               std::span<const NewEvent> events, Durability durability);
   Status wait_durable(std::uint64_t lsn_end);
@@ -138,6 +147,7 @@ class GroupCommitter {
 
   Status validate(std::string_view stream, std::span<const NewEvent> events,
                   std::size_t* record_bytes) const;
+  Status prepare_first_write();
   Status check_expected(std::string_view stream, ExpectedVersion expected,
                         std::uint64_t* next_version) const;
   // Makes sure stream_heads_ holds `stream`, resolving it from the indexes
@@ -188,6 +198,8 @@ class GroupCommitter {
   IndexStore& indexes_;
   HeadResolver resolve_head_;
   IdHooks id_hooks_;
+  std::function<Status()> before_first_write_;
+  bool first_write_prepared_ = false;  // under mu_
   const CommitterConfig config_;
   SegmentPreparer preparer_;
 

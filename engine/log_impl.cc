@@ -53,9 +53,6 @@ class LogImpl final : public Log {
 
   Result<AppendResult> append(std::string_view stream, ExpectedVersion expected,
                               std::span<const NewEvent> events, Durability durability) override {
-    if (!recovery_point_removed_.load(std::memory_order_acquire)) {
-      CAIRN_TRY(remove_recovery_point());
-    }
     return committer_->append(stream, expected, events, durability);
   }
   Status wait_durable(std::uint64_t lsn_end) override { return committer_->wait_durable(lsn_end); }
@@ -114,13 +111,13 @@ class LogImpl final : public Log {
   // resolved from the events below it only: later index entries belong to
   // appends since open, which may still be in flight (not readable yet).
   std::uint64_t open_end_lsn_ = 0;
-  // The recovery point is removed by the first append, not by open (SPEC.md
-  // section 8): a log opened and closed with nothing appended writes
-  // nothing. recovery_point_valid_: open used a matching point, which stays
-  // true of the log until the first append. tail_index_saved_: the tail's
-  // index file on disk is the index open took.
+  // The recovery point is removed before the first append writes, not by
+  // open (SPEC.md section 8): a log opened and closed with nothing appended
+  // writes nothing. recovery_point_removed_: set (by the committer, under
+  // its lock) as the removal starts. recovery_point_valid_: open used a
+  // matching point, which stays true of the log until then.
+  // tail_index_saved_: the tail's index file on disk is the index open took.
   std::atomic<bool> recovery_point_removed_{false};
-  std::mutex recovery_point_mu_;
   bool recovery_point_valid_ = false;
   bool tail_index_saved_ = false;
   format::ScanState open_end_;
@@ -246,6 +243,7 @@ Status LogImpl::open_locked() {
       GroupCommitter::IdHooks{
           [this](const EventId& id, std::size_t* checked) { return find_sealed_id(id, checked); },
           [this](std::uint64_t lsn, std::size_t count) { return read_events(lsn, count); }});
+  committer_->set_before_first_write([this] { return remove_recovery_point(); });
   return Status();
 }
 
@@ -436,18 +434,14 @@ Result<std::uint64_t> LogImpl::resolve_head(std::string_view stream) {
   return head;
 }
 
-// From the first append on the tail may change, so a crash must lead to a
-// scan: the point goes (durably) before anything of that append is written.
-// Appends are the only writes to the tail; a roll happens only in one. A
-// failure fails this append, writes nothing, and the next append tries again.
+// From the first append that writes on, the tail may change, so a crash
+// must lead to a scan: the point goes (durably) before anything is written.
+// Appends are the only writes to the tail; a roll happens only in one. The
+// committer runs this once, under its lock; a failure poisons the log (the
+// removal may have half happened, and a directory fsync is not retried).
 Status LogImpl::remove_recovery_point() {
-  std::lock_guard guard(recovery_point_mu_);
-  if (recovery_point_removed_.load(std::memory_order_relaxed)) {
-    return Status();
-  }
-  CAIRN_TRY(store_->remove_recovery_point());
   recovery_point_removed_.store(true, std::memory_order_release);
-  return Status();
+  return store_->remove_recovery_point();
 }
 
 // True when the log is exactly as open found it, with a recovery point on
@@ -456,7 +450,7 @@ bool LogImpl::unchanged_since_open(const format::ScanState& end, const Segment& 
   if (recovery_point_removed_.load(std::memory_order_acquire) || !recovery_point_valid_) {
     return false;
   }
-  // Appends are the only writers, and each removes the point first.
+  // Appends are the only writers, and the first that writes removes it.
   CAIRN_ASSERT(tail.base_lsn() == open_tail_base_lsn_ && end.position == open_end_.position &&
                end.next_lsn == open_end_.next_lsn && end.chain == open_end_.chain &&
                end.record_count == open_end_.record_count);
