@@ -305,6 +305,11 @@ Status GroupCommitter::prepare_first_write() {
   return Status();
 }
 
+bool GroupCommitter::first_write_prepared() const {
+  std::lock_guard lock(mu_);
+  return first_write_prepared_;
+}
+
 // Waits until `lsn_end` is durable. A waiter does not just sleep: when no
 // batch is being committed and there is work, it commits the next batch
 // itself (it becomes the leader, as in LevelDB), so a lone sync writer pays

@@ -104,6 +104,9 @@ class GroupCommitter {
   void set_before_first_write(std::function<Status()> hook) {
     before_first_write_ = std::move(hook);
   }
+  // True once that hook has succeeded: an append of this session may have
+  // written.
+  bool first_write_prepared() const;
 
   Result<AppendResult> append(std::string_view stream, ExpectedVersion expected,
                               std::span<const NewEvent> events, Durability durability);

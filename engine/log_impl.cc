@@ -3,7 +3,6 @@
 #include <cairn/assert.h>
 #include <cairn/log.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -107,22 +106,20 @@ class LogImpl final : public Log {
   std::unique_ptr<SegmentStore> store_;
   std::unique_ptr<IndexStore> indexes_;
   std::shared_ptr<SegmentIndex> scanned_tail_;  // built by recovery's scan of the tail, at open
-  // The log's end at open. Stream heads not yet in the committer's map are
-  // resolved from the events below it only: later index entries belong to
-  // appends since open, which may still be in flight (not readable yet).
-  std::uint64_t open_end_lsn_ = 0;
+  // The log's end at open (its tail's base LSN beside it). Stream heads not
+  // yet in the committer's map are resolved from the events below
+  // open_end_.next_lsn only: later index entries belong to appends since
+  // open, which may still be in flight (not readable yet).
+  format::ScanState open_end_;
+  std::uint64_t open_tail_base_lsn_ = 0;
   // The recovery point is removed before the first append writes, not by
   // open (SPEC.md section 8): a log opened and closed with nothing appended
-  // writes nothing. recovery_point_removed_: set (by the committer, under
-  // its lock) as the removal starts. recovery_point_valid_: open used a
-  // matching point, which stays true of the log until then.
+  // writes nothing. recovery_point_valid_: open used a matching point, which
+  // stays true of the log until the committer's first write.
   // tail_index_saved_: the tail's index file on disk is the index open took.
-  std::atomic<bool> recovery_point_removed_{false};
   bool recovery_point_valid_ = false;
   bool tail_index_saved_ = false;
-  format::ScanState open_end_;
   std::size_t sealed_at_open_ = 0;
-  std::uint64_t open_tail_base_lsn_ = 0;
   SegmentSet segments_;
   format::MetaRecord meta_;
   std::unique_ptr<GroupCommitter> committer_;
@@ -228,7 +225,6 @@ Status LogImpl::open_locked() {
   open_end_ = tail.end;
   sealed_at_open_ = sealed_count();
   open_tail_base_lsn_ = tail.tail->base_lsn();
-  open_end_lsn_ = tail.end.next_lsn;
   CommitterConfig config{meta_.log_id,
                          options_.segment_bytes,
                          options_.write_window_bytes,
@@ -417,7 +413,7 @@ Result<std::vector<Event>> LogImpl::read_events(std::uint64_t lsn, std::size_t c
 // The next version of a stream as it was at open, newest segment first:
 // the last record of the stream (by hash, its name checked against the log)
 // gives its head. The committer calls this only for streams no append since
-// open has touched, without its lock; records at or after open_end_lsn_ are
+// open has touched, without its lock; records at or after open_end_.next_lsn are
 // skipped because they may not be readable yet (a racing append to the
 // stream wins in the committer anyway).
 Result<std::uint64_t> LogImpl::resolve_head(std::string_view stream) {
@@ -439,15 +435,12 @@ Result<std::uint64_t> LogImpl::resolve_head(std::string_view stream) {
 // Appends are the only writes to the tail; a roll happens only in one. The
 // committer runs this once, under its lock; a failure poisons the log (the
 // removal may have half happened, and a directory fsync is not retried).
-Status LogImpl::remove_recovery_point() {
-  recovery_point_removed_.store(true, std::memory_order_release);
-  return store_->remove_recovery_point();
-}
+Status LogImpl::remove_recovery_point() { return store_->remove_recovery_point(); }
 
 // True when the log is exactly as open found it, with a recovery point on
 // disk that says so: no append has run, so nothing was written.
 bool LogImpl::unchanged_since_open(const format::ScanState& end, const Segment& tail) const {
-  if (recovery_point_removed_.load(std::memory_order_acquire) || !recovery_point_valid_) {
+  if (committer_->first_write_prepared() || !recovery_point_valid_) {
     return false;
   }
   // Appends are the only writers, and the first that writes removes it.
@@ -469,7 +462,7 @@ Result<std::uint64_t> LogImpl::find_head(std::string_view stream) {
   auto segments = segments_.snapshot();
   for (auto it = segments.rbegin(); it != segments.rend(); ++it) {
     Segment& segment = **it;
-    if (segment.base_lsn() >= open_end_lsn_ || !IndexStore::may_hold_stream(segment, hash)) {
+    if (segment.base_lsn() >= open_end_.next_lsn || !IndexStore::may_hold_stream(segment, hash)) {
       continue;
     }
     std::shared_ptr<SegmentIndex> index;
@@ -482,7 +475,7 @@ Result<std::uint64_t> LogImpl::find_head(std::string_view stream) {
     auto records = index->stream_records(hash);
     for (auto r = records.rbegin(); r != records.rend(); ++r) {
       const std::uint64_t lsn = segment.base_lsn() + r->relative_lsn;
-      if (lsn >= open_end_lsn_) {
+      if (lsn >= open_end_.next_lsn) {
         continue;
       }
       CAIRN_ASSIGN_OR_RETURN(std::string name, stream_at(lsn));
